@@ -1,0 +1,14 @@
+# newsflow image: the pipeline and its dependencies baked in (no installs at container start).
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DO_NOT_TRACK=1 \
+    PREFECT_SERVER_ANALYTICS_ENABLED=false
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY flows ./flows
+COPY tasks ./tasks
+COPY storage ./storage
+RUN pip install --no-cache-dir .
+COPY sources.yaml ./
+RUN useradd --create-home newsflow
+USER newsflow
+CMD ["newsflow", "serve"]

@@ -1,0 +1,1 @@
+"""Composition: settings, the ingest flow, serving deployments and the CLI."""

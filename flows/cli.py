@@ -1,0 +1,126 @@
+"""The ``newsflow`` command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from flows.settings import Settings, apply_prefect_defaults, redact_url
+from tasks.sources import SourceConfig, SourcesError, load_sources, select_sources
+
+app = typer.Typer(no_args_is_help=True, help="Scheduled news ingestion into SQL.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema (Alembic migrations).")
+app.add_typer(db_app, name="db")
+console = Console()
+err = Console(stderr=True)
+
+SourcesOption = Annotated[
+    Path | None,
+    typer.Option("--sources", help="Sources file (default: NEWSFLOW_SOURCES or ./sources.yaml)."),
+]
+
+
+def _selected(names: list[str] | None, sources: Path | None) -> tuple[Path, list[SourceConfig]]:
+    path = sources or Settings().sources
+    try:
+        return path, select_sources(load_sources(path), names)
+    except SourcesError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _prepare_database(url: str) -> None:
+    from storage.migrate import SchemaOutdated, ensure_schema
+
+    try:
+        ensure_schema(url)
+    except SchemaOutdated as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def ingest(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Source names (default: all enabled).")
+    ] = None,
+    sources: SourcesOption = None,
+) -> None:
+    """Run the ingest-news flow once (ephemeral Prefect, no server needed)."""
+    settings = Settings()
+    path, selected = _selected(names, sources)
+    if not selected:
+        err.print("[yellow]no enabled sources to ingest[/]")
+        raise typer.Exit(0)
+    _prepare_database(settings.database_url)
+    apply_prefect_defaults()
+    from flows import progress
+    from flows.ingest import ingest_news
+    from flows.report import ProgressBars, error_lines, summary_table
+    from flows.steps import shutdown_pool
+
+    bars = ProgressBars(console, [s.name for s in selected])
+    progress.subscribe(bars)
+    try:
+        with bars:
+            state = ingest_news(
+                source_names=[s.name for s in selected],
+                sources_path=str(path.resolve()),
+                return_state=True,
+            )
+    finally:
+        progress.unsubscribe(bars)
+        shutdown_pool()
+    if not state.is_completed():
+        err.print(f"[red]ingest failed:[/] {state.message}")
+        raise typer.Exit(1)
+    reports = state.result()
+    console.print(summary_table(reports))
+    for line in error_lines(reports):
+        console.print(f"[yellow]{line}[/]", highlight=False)
+    console.print(f"database: {redact_url(settings.database_url)}", highlight=False)
+    if all(r.status == "failed" for r in reports):
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(sources: SourcesOption = None) -> None:
+    """Serve one scheduled deployment per enabled source (needs a Prefect server)."""
+    path, selected = _selected(None, sources)
+    apply_prefect_defaults()
+    from flows.serve import ServerUnavailable, check_server, serve_sources
+
+    try:
+        api_url = check_server()
+    except ServerUnavailable as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    _prepare_database(Settings().database_url)
+    console.print(f"serving {len(selected)} deployment(s) against {api_url}", highlight=False)
+    serve_sources(selected, path.resolve())
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from storage.migrate import current_revision, upgrade
+
+    url = Settings().database_url
+    upgrade(url, revision)
+    console.print(f"{redact_url(url)} at revision {current_revision(url)}", highlight=False)
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's revision and the code's head revision."""
+    from storage.migrate import current_revision, head_revision
+
+    url = Settings().database_url
+    console.print(f"database {redact_url(url)}: {current_revision(url)} (head: {head_revision()})")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

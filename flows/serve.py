@@ -1,0 +1,67 @@
+"""Serve one scheduled deployment per source against a real Prefect server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tasks.sources import SourceConfig
+
+START_HINT = (
+    "start one with `prefect server start` and set "
+    "PREFECT_API_URL=http://127.0.0.1:4200/api (scheduling does not work in ephemeral mode)"
+)
+
+
+class ServerUnavailable(Exception):
+    pass
+
+
+def check_server() -> str:
+    """The configured Prefect API URL, if a server answers there."""
+    from prefect.settings import PREFECT_API_URL
+
+    api_url = PREFECT_API_URL.value()
+    if not api_url:
+        raise ServerUnavailable(
+            f"PREFECT_API_URL is not set: no Prefect server to serve on; {START_HINT}"
+        )
+    try:
+        response = httpx.get(f"{api_url.rstrip('/')}/health", timeout=10)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise ServerUnavailable(
+            f"no Prefect server answers at {api_url} ({exc}); {START_HINT}"
+        ) from exc
+    return str(api_url)
+
+
+def build_deployments(sources: list[SourceConfig], sources_path: Path) -> list[Any]:
+    """One deployment per enabled source, named after it, never running twice at once."""
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+
+    from flows.ingest import ingest_news
+
+    return [
+        ingest_news.to_deployment(
+            name=source.name,
+            parameters={"source_names": [source.name], "sources_path": str(sources_path)},
+            cron=source.schedule,
+            interval=source.interval,
+            concurrency_limit=ConcurrencyLimitConfig(
+                limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
+            ),
+            tags=["newsflow", f"source:{source.name}"],
+            description=f"Ingest {source.name}: {', '.join(source.feeds)}",
+        )
+        for source in sources
+        if source.enabled
+    ]
+
+
+def serve_sources(sources: list[SourceConfig], sources_path: Path) -> None:
+    from prefect import serve
+
+    serve(*build_deployments(sources, sources_path), pause_on_shutdown=False)

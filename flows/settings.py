@@ -1,0 +1,101 @@
+"""The one place that reads the environment (prefix ``NEWSFLOW_``)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from tasks.fetch import FetchConfig
+from tasks.netguard import NetworkPolicy
+
+DEFAULT_CONTACT_URL = "https://github.com/newsflow-project/newsflow"
+
+
+def _parse_private_networks(value: Any) -> str:
+    """Accept ``true``/``false`` or a comma-separated list of CIDRs; keep the text, validated."""
+    text = str(value).strip()
+    NetworkPolicy.parse(text)  # raises ValueError with a clear message
+    return text
+
+
+class Settings(BaseSettings):
+    """Every knob of the pipeline. Environment variables are ``NEWSFLOW_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSFLOW_", extra="ignore")
+
+    database_url: str = "sqlite:///newsflow.db"
+    sources: Path = Path("sources.yaml")
+    contact_url: str = DEFAULT_CONTACT_URL
+    user_agent: str | None = None
+    connect_timeout: float = Field(5.0, gt=0)
+    read_timeout: float = Field(20.0, gt=0)
+    total_timeout: float = Field(60.0, gt=0)
+    max_page_bytes: int = Field(10_000_000, gt=0)
+    max_feed_bytes: int = Field(20_000_000, gt=0)
+    allow_private_networks: Annotated[str, NoDecode, BeforeValidator(_parse_private_networks)] = (
+        "false"
+    )
+    fetch_delay: float = Field(1.0, ge=0)
+    fetch_concurrency: int = Field(8, ge=1)
+    batch_size: int = Field(50, ge=1)
+    max_items_per_source: int = Field(500, ge=1)
+    extract_workers: int = Field(2, ge=0)
+
+    @cached_property
+    def network_policy(self) -> NetworkPolicy:
+        return NetworkPolicy.parse(self.allow_private_networks)
+
+    @property
+    def effective_user_agent(self) -> str:
+        from importlib.metadata import PackageNotFoundError, version
+
+        if self.user_agent:
+            return self.user_agent
+        try:
+            ver = version("newsflow")
+        except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+            ver = "0"
+        return f"newsflow/{ver} (+{self.contact_url})"
+
+    def fetch_config(self, delay: float | None = None) -> FetchConfig:
+        return FetchConfig(
+            user_agent=self.effective_user_agent,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            total_timeout=self.total_timeout,
+            max_page_bytes=self.max_page_bytes,
+            max_feed_bytes=self.max_feed_bytes,
+            network_policy=self.network_policy,
+            delay=self.fetch_delay if delay is None else delay,
+            concurrency=self.fetch_concurrency,
+        )
+
+
+def redact_url(url: str) -> str:
+    """A database URL fit to print: the password replaced."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+PREFECT_DEFAULTS = {
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+    "PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL": "WARNING",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+    "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
+}
+
+
+def apply_prefect_defaults() -> None:
+    """Telemetry off and quiet task logs unless the operator set otherwise (call before
+    importing prefect)."""
+    import os
+
+    for key, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(key, value)

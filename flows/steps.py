@@ -1,0 +1,144 @@
+"""Prefect tasks: thin wrappers at batch boundaries over plain functions of ``tasks/`` and
+``storage/``. Arguments and results are plain values; nothing here carries HTML out of a task."""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import logging
+import threading
+from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from flows import progress
+from flows.settings import Settings
+from storage import repository
+from tasks.discover import FeedParseError, parse_feed
+from tasks.extract import ExtractionResult, PageInput, extract_many, make_pool
+from tasks.fetch import fetch_pages
+from tasks.records import FeedItem, FetchOutcome, PageResult, RunCounts
+from tasks.sources import SourceConfig
+
+log = logging.getLogger("newsflow")
+
+
+@dataclass(slots=True)
+class Discovery:
+    """What discovering a source found: URLs still to fetch and the counts so far."""
+
+    source: str
+    run_id: int
+    items: list[FeedItem] = field(default_factory=list)
+    counts: RunCounts = field(default_factory=RunCounts)
+    feeds_ok: int = 0
+    feed_errors: list[str] = field(default_factory=list)
+
+
+_pool: Executor | None = None
+_pool_lock = threading.Lock()
+
+
+def extraction_pool(workers: int) -> Executor | None:
+    """This process's extraction pool, created on first use (``workers=0``: extract inline)."""
+    global _pool
+    if workers <= 0:
+        return None
+    with _pool_lock:
+        if _pool is None:
+            _pool = make_pool(workers)
+            atexit.register(shutdown_pool)
+        return _pool
+
+
+def shutdown_pool() -> None:
+    global _pool
+    with _pool_lock:
+        if _pool is not None:
+            _pool.shutdown(wait=True, cancel_futures=True)
+            _pool = None
+
+
+def _extract(pages: list[PageInput], workers: int) -> list[ExtractionResult]:
+    try:
+        return extract_many(pages, extraction_pool(workers))
+    except (BrokenProcessPool, RuntimeError, OSError) as exc:  # a worker died or cannot start
+        log.warning("extraction pool failed (%s); replacing it, extracting this batch inline", exc)
+        shutdown_pool()
+        return extract_many(pages, None)
+
+
+@task(name="start-run", cache_policy=NO_CACHE)
+def start_run(source: str, flow_run_id: str | None) -> int:
+    return repository.start_run(Settings().database_url, source, flow_run_id)
+
+
+@task(name="discover-source", cache_policy=NO_CACHE)
+def discover_source(source: SourceConfig, run_id: int) -> Discovery:
+    """Fetch and parse the source's feeds, then drop URLs already stored (before any page fetch)."""
+    settings = Settings()
+    result = Discovery(source=source.name, run_id=run_id)
+    limit = source.max_items or settings.max_items_per_source
+    outcomes = fetch_pages(source.feeds, settings.fetch_config(source.delay), kind="feed")
+    recorded: list[FetchOutcome] = []
+    seen: dict[str, FeedItem] = {}  # by canonical URL, first feed wins
+    for outcome in outcomes:
+        if outcome.ok and outcome.body is not None:
+            try:
+                feed = parse_feed(
+                    outcome.body, outcome.final_url or outcome.url, outcome.content_type
+                )
+            except FeedParseError as exc:
+                outcome = dataclasses.replace(outcome, reason=exc.reason, detail=str(exc)[:500])
+            else:
+                result.feeds_ok += 1
+                if feed.warning:
+                    outcome = dataclasses.replace(outcome, detail=f"feed warning: {feed.warning}")
+                for item in feed.items:
+                    seen.setdefault(item.canonical_url, item)
+        if not outcome.ok:
+            result.feed_errors.append(f"{outcome.url}: {outcome.reason}")
+        recorded.append(dataclasses.replace(outcome, body=None))
+    repository.record_fetches(settings.database_url, run_id, recorded)
+    candidates = list(seen.values())[:limit]
+    known = repository.known_urls(settings.database_url, [i.canonical_url for i in candidates])
+    result.items = [item for item in candidates if item.canonical_url not in known]
+    result.counts.feed_items = len(candidates)
+    result.counts.already_stored = len(candidates) - len(result.items)
+    progress.discovered(source.name, len(result.items))
+    return result
+
+
+@task(name="process-batch", cache_policy=NO_CACHE)
+def process_batch(source: SourceConfig, run_id: int, items: list[FeedItem]) -> RunCounts:
+    """Fetch a batch of pages politely, extract them in a process pool, store in one transaction."""
+    settings = Settings()
+    fetched = fetch_pages([i.url for i in items], settings.fetch_config(source.delay))
+    good = [f for f in fetched if f.ok and f.body is not None]
+    extracted = iter(
+        _extract(
+            [PageInput(f.final_url or f.url, f.body or b"") for f in good], settings.extract_workers
+        )
+    )
+    pages: list[PageResult] = []
+    for item, outcome in zip(items, fetched, strict=True):
+        slim = dataclasses.replace(outcome, body=None)
+        if not outcome.ok:
+            pages.append(PageResult(fetch=slim, item=item))
+            continue
+        extraction = next(extracted)
+        if extraction.article is None:
+            slim = dataclasses.replace(slim, reason=extraction.reason, detail=extraction.detail)
+        pages.append(PageResult(fetch=slim, item=item, article=extraction.article))
+    counts = repository.store_pages(settings.database_url, run_id, pages)
+    counts.fetched = len(good)
+    progress.advanced(source.name, len(items))
+    return counts
+
+
+@task(name="finish-run", cache_policy=NO_CACHE)
+def finish_run(run_id: int, counts: RunCounts, status: str, error: str | None) -> None:
+    repository.finish_run(Settings().database_url, run_id, counts, status, error)

@@ -1,0 +1,1 @@
+"""Storage: the schema (SQLAlchemy models + Alembic migrations), engines and all SQL."""

@@ -1,0 +1,226 @@
+"""All SQL of the pipeline: dialect-aware idempotent upserts, one transaction per batch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from storage.engine import transaction
+from storage.models import (
+    Article,
+    ArticleAuthor,
+    ArticleTag,
+    ArticleURL,
+    Author,
+    Fetch,
+    IngestRun,
+    Source,
+    Tag,
+    utcnow,
+)
+from tasks.records import ExtractedArticle, FetchOutcome, PageResult, RunCounts
+
+CHUNK = 500
+
+
+def _insert(session: Session, table: Any) -> Any:
+    """``INSERT`` of the session's dialect, which offers ``on_conflict_do_nothing``."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+def ensure_source(session: Session, name: str) -> int:
+    session.execute(_insert(session, Source).values(name=name).on_conflict_do_nothing())
+    return session.execute(select(Source.id).where(Source.name == name)).scalar_one()
+
+
+def start_run(db_url: str, source_name: str, flow_run_id: str | None) -> int:
+    """Create the ``ingest_runs`` row (status ``running``) and return its id."""
+    with transaction(db_url) as session:
+        source_id = ensure_source(session, source_name)
+        run = IngestRun(source_id=source_id, flow_run_id=flow_run_id, status="running")
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def finish_run(
+    db_url: str, run_id: int, counts: RunCounts, status: str, error: str | None = None
+) -> None:
+    with transaction(db_url) as session:
+        session.execute(
+            update(IngestRun)
+            .where(IngestRun.id == run_id)
+            .values(
+                status=status,
+                finished_at=utcnow(),
+                error=error,
+                feed_items=counts.feed_items,
+                fetched=counts.fetched,
+                new=counts.new,
+                already_stored=counts.already_stored,
+                duplicates=counts.duplicates,
+                failed=counts.failed,
+            )
+        )
+
+
+def known_urls(db_url: str, urls: Sequence[str]) -> set[str]:
+    """Which of ``urls`` an article was already stored under (checked before fetching)."""
+    found: set[str] = set()
+    with transaction(db_url) as session:
+        for chunk in _chunks(list(urls)):
+            rows = session.execute(select(ArticleURL.url).where(ArticleURL.url.in_(chunk)))
+            found.update(rows.scalars())
+    return found
+
+
+def _fetch_row(run_id: int, source_id: int, outcome: FetchOutcome, article_id: int | None) -> Fetch:
+    return Fetch(
+        source_id=source_id,
+        ingest_run_id=run_id,
+        article_id=article_id,
+        kind=outcome.kind,
+        url=outcome.url,
+        final_url=outcome.final_url,
+        status_code=outcome.status_code,
+        reason=outcome.reason,
+        detail=outcome.detail,
+        content_type=(outcome.content_type or "")[:255] or None,
+        duration_ms=outcome.duration_ms,
+        bytes=outcome.bytes_read,
+        fetched_at=outcome.started_at or utcnow(),
+    )
+
+
+def record_fetches(db_url: str, run_id: int, outcomes: Sequence[FetchOutcome]) -> None:
+    """Record attempts that produced no article (feeds, failures) in one transaction."""
+    with transaction(db_url) as session:
+        source_id = _run_source(session, run_id)
+        session.add_all(_fetch_row(run_id, source_id, o, None) for o in outcomes)
+
+
+def _run_source(session: Session, run_id: int) -> int:
+    return session.execute(select(IngestRun.source_id).where(IngestRun.id == run_id)).scalar_one()
+
+
+def _names_to_ids(
+    session: Session, model: type[Author] | type[Tag], names: set[str]
+) -> dict[str, int]:
+    if not names:
+        return {}
+    rows = [{"name": n} for n in sorted(names)]
+    session.execute(_insert(session, model).values(rows).on_conflict_do_nothing())
+    found = session.execute(select(model.name, model.id).where(model.name.in_(names)))
+    return {name: id_ for name, id_ in found}
+
+
+def _add_urls(session: Session, article_id: int, urls: Iterable[str]) -> None:
+    rows = [{"url": u, "article_id": article_id, "created_at": utcnow()} for u in sorted(set(urls))]
+    if rows:
+        session.execute(_insert(session, ArticleURL).values(rows).on_conflict_do_nothing())
+
+
+def _insert_article(
+    session: Session, source_id: int, run_id: int, article: ExtractedArticle, fetched_at: datetime
+) -> int | None:
+    """Insert unless the canonical URL or the text is already stored; the new id or ``None``."""
+    values = {
+        "source_id": source_id,
+        "ingest_run_id": run_id,
+        "url": article.url,
+        "canonical_url": article.canonical_url,
+        "content_hash": article.content_hash,
+        "title": article.title,
+        "description": article.description,
+        "text": article.text,
+        "language": article.language,
+        "site_name": article.site_name,
+        "image_url": article.image_url,
+        "word_count": article.word_count,
+        "published_at": article.published_at,
+        "fetched_at": fetched_at,
+        "created_at": utcnow(),
+    }
+    statement = _insert(session, Article).values(values).on_conflict_do_nothing()
+    return session.execute(statement.returning(Article.id)).scalar_one_or_none()
+
+
+def _link_terms(session: Session, article_id: int, article: ExtractedArticle) -> None:
+    authors = {a[:255] for a in article.authors}
+    author_ids = _names_to_ids(session, Author, authors)
+    if author_ids:
+        rows = [
+            {"article_id": article_id, "author_id": author_ids[name[:255]], "position": i}
+            for i, name in enumerate(dict.fromkeys(a[:255] for a in article.authors))
+        ]
+        session.execute(_insert(session, ArticleAuthor).values(rows).on_conflict_do_nothing())
+    tag_ids = _names_to_ids(session, Tag, {t[:255] for t in article.tags})
+    if tag_ids:
+        rows = [{"article_id": article_id, "tag_id": tid} for tid in tag_ids.values()]
+        session.execute(_insert(session, ArticleTag).values(rows).on_conflict_do_nothing())
+
+
+def _existing(session: Session, article: ExtractedArticle) -> tuple[int, bool]:
+    """The stored article this one collides with, and whether it is the same URL."""
+    same_url = session.execute(
+        select(Article.id).where(Article.canonical_url == article.canonical_url)
+    ).scalar_one_or_none()
+    if same_url is not None:
+        return same_url, True
+    same_text = session.execute(
+        select(Article.id).where(Article.content_hash == article.content_hash)
+    ).scalar_one()
+    return same_text, False
+
+
+def store_pages(db_url: str, run_id: int, pages: Sequence[PageResult]) -> RunCounts:
+    """Store one batch in one transaction: fetch rows, new articles, authors, tags, URL aliases.
+
+    Idempotent: a page whose canonical URL or text is already stored adds only its URLs as aliases.
+    """
+    counts = RunCounts()
+    with transaction(db_url) as session:
+        source_id = _run_source(session, run_id)
+        for page in pages:
+            article_id = None
+            if page.article is None:
+                counts.failed += 1
+            else:
+                article = page.article
+                fetched_at = page.fetch.started_at or utcnow()
+                article_id = _insert_article(session, source_id, run_id, article, fetched_at)
+                if article_id is not None:
+                    counts.new += 1
+                    _link_terms(session, article_id, article)
+                else:
+                    article_id, same_url = _existing(session, article)
+                    if same_url:
+                        counts.already_stored += 1
+                    else:
+                        counts.duplicates += 1
+                aliases = (
+                    page.item.url,
+                    page.item.canonical_url,
+                    article.url,
+                    article.canonical_url,
+                )
+                _add_urls(session, article_id, aliases)
+            session.add(_fetch_row(run_id, source_id, page.fetch, article_id))
+    return counts
+
+
+def article_count(db_url: str) -> int:
+    with transaction(db_url) as session:
+        return session.execute(select(func.count()).select_from(Article)).scalar_one()

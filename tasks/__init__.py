@@ -1,0 +1,1 @@
+"""The pipeline's steps as plain, typed functions (no database, no Prefect)."""

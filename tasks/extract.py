@@ -1,0 +1,155 @@
+"""Extraction: page bytes -> a normalized, hashed article (trafilatura), one page or a batch."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import re
+import unicodedata
+from collections.abc import Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tasks.records import ExtractedArticle
+from tasks.urls import canonicalize_url
+
+MIN_WORDS = 25
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000]+")
+_WORD = re.compile(r"\w+")
+_AUTHOR_SPLIT = re.compile(r"\s*(?:;|\|| and | & |,\s*(?=[A-Z]))\s*")
+_BYLINE = re.compile(r"^(?:by|von|par|por|door|di)\s+", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class PageInput:
+    """What a worker needs to extract one page (plain, picklable)."""
+
+    url: str  # the URL we fetched (after redirects)
+    html: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractionResult:
+    url: str
+    article: ExtractedArticle | None
+    reason: str = "ok"  # machine-readable when article is None
+    detail: str | None = None
+
+
+def clean_text(text: str) -> str:
+    """NUL and control characters removed, runs of spaces collapsed, blank lines squeezed."""
+    text = _CONTROL.sub("", unicodedata.normalize("NFC", text))
+    lines = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip()
+
+
+def _clean_field(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = clean_text(str(value)).replace("\n", " ")
+    return text or None
+
+
+def content_hash(text: str) -> str:
+    """SHA-256 of the text normalized for comparison (case, punctuation and spacing ignored)."""
+    words = _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+    return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()
+
+
+def split_authors(raw: str | None, site_name: str | None = None) -> tuple[str, ...]:
+    """Split trafilatura's author string, strip "By", drop the site's own name and repeats."""
+    if not raw:
+        return ()
+    site = (site_name or "").casefold()
+    names: list[str] = []
+    for part in _AUTHOR_SPLIT.split(raw):
+        name = _BYLINE.sub("", part).strip(" ,.;:-")
+        if len(name) < 2 or name.casefold() == site or name.casefold() in map(str.casefold, names):
+            continue
+        names.append(name)
+    return tuple(names)
+
+
+def _parse_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _terms(values: Any) -> tuple[str, ...]:
+    seen: dict[str, str] = {}
+    for value in values or []:
+        term = _clean_field(value)
+        if term and term.casefold() not in seen:
+            seen[term.casefold()] = term
+    return tuple(seen.values())
+
+
+def extract_page(page: PageInput) -> ExtractionResult:
+    """Extract one page; a page with no usable text is a result with a reason, not an error."""
+    import trafilatura
+
+    try:
+        doc = trafilatura.bare_extraction(
+            page.html,
+            url=page.url,
+            with_metadata=True,
+            include_comments=False,
+            include_tables=True,
+            favor_precision=True,
+        )
+    except Exception as exc:  # trafilatura may raise on hostile markup: record it, go on
+        return ExtractionResult(page.url, None, "extract_error", f"{type(exc).__name__}: {exc}")
+    if doc is None:
+        return ExtractionResult(page.url, None, "no_extractable_text", "trafilatura found no body")
+    data = doc if isinstance(doc, dict) else doc.as_dict()
+    text = clean_text(data.get("text") or "")
+    words = len(_WORD.findall(text))
+    if words < MIN_WORDS:
+        return ExtractionResult(
+            page.url, None, "no_extractable_text", f"body has {words} words (< {MIN_WORDS})"
+        )
+    site_name = _clean_field(data.get("sitename"))
+    article = ExtractedArticle(
+        url=page.url,
+        canonical_url=canonicalize_url(page.url) or page.url,
+        text=text,
+        content_hash=content_hash(text),
+        title=_clean_field(data.get("title")),
+        description=_clean_field(data.get("description")),
+        authors=split_authors(_clean_field(data.get("author")), site_name),
+        published_at=_parse_date(data.get("date")),
+        site_name=site_name,
+        language=_clean_field(data.get("language")),
+        image_url=_clean_field(data.get("image")),
+        tags=_terms(list(data.get("categories") or []) + list(data.get("tags") or [])),
+        word_count=words,
+    )
+    return ExtractionResult(page.url, article)
+
+
+def make_pool(workers: int) -> Executor:
+    """A process pool for extraction (spawned workers, recycled to bound memory)."""
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        max_tasks_per_child=200,
+    )
+
+
+def extract_many(pages: Sequence[PageInput], pool: Executor | None) -> list[ExtractionResult]:
+    """Extract pages in ``pool`` (or inline without one); results keep the input order."""
+    if pool is None or len(pages) < 2:
+        return [extract_page(page) for page in pages]
+    return list(pool.map(extract_page, pages, chunksize=4))

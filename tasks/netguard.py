@@ -1,0 +1,112 @@
+"""Refuse URLs that resolve to loopback, private or otherwise non-public addresses (SSRF guard)."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+class BlockedURL(Exception):
+    """The URL may not be fetched; ``reason`` is a machine-readable code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkPolicy:
+    """Which non-public addresses are allowed: none (default), all, or the listed networks."""
+
+    allow_all: bool = False
+    networks: tuple[IPNetwork, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> NetworkPolicy:
+        value = text.strip().lower()
+        if value in _TRUE:
+            return cls(allow_all=True)
+        if value in _FALSE:
+            return cls()
+        nets = []
+        for part in value.split(","):
+            try:
+                nets.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError as exc:
+                raise ValueError(
+                    f"allow_private_networks: expected true, false or a list of CIDRs, "
+                    f"got {part.strip()!r}"
+                ) from exc
+        return cls(networks=tuple(nets))
+
+    def allows(self, address: IPAddress) -> bool:
+        if is_public(address) or self.allow_all:
+            return True
+        return any(address in net for net in self.networks)
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    if address in ipaddress.ip_network("64:ff9b::/96") or address in ipaddress.ip_network(
+        "64:ff9b:1::/48"
+    ):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+
+
+def is_public(address: IPAddress) -> bool:
+    """True only for globally routable unicast addresses (embedded IPv4 checked too)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(address)
+        if embedded is not None:
+            return is_public(embedded)
+    if isinstance(address, ipaddress.IPv4Address) and address in _CGNAT:
+        return False
+    return address.is_global and not address.is_multicast and not address.is_reserved
+
+
+def resolve(host: str, port: int) -> list[IPAddress]:
+    """All addresses ``host`` resolves to (numeric spellings such as ``2130706433`` included)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+
+
+def check_url(url: str, policy: NetworkPolicy) -> None:
+    """Raise :class:`BlockedURL` unless ``url`` is http(s), without userinfo, resolving publicly."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise BlockedURL("blocked_scheme", f"scheme {parts.scheme!r} is not http or https")
+    if parts.username is not None or parts.password is not None:
+        raise BlockedURL("blocked_userinfo", "URLs with user information are refused")
+    host = parts.hostname
+    if not host:
+        raise BlockedURL("invalid_url", "no host")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        addresses = resolve(host, port)
+    except (OSError, UnicodeError) as exc:
+        raise BlockedURL("dns_error", f"{host}: {exc}") from exc
+    for address in addresses:
+        if not policy.allows(address):
+            raise BlockedURL(
+                "blocked_private_network",
+                f"{host} resolves to {address}, which is not a public address "
+                "(set NEWSFLOW_ALLOW_PRIVATE_NETWORKS to allow it)",
+            )

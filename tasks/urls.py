@@ -1,0 +1,71 @@
+"""URL canonicalization: one spelling per article URL, so "already stored?" is a key lookup."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "msclkid",
+        "yclid",
+        "mc_cid",
+        "mc_eid",
+        "_ga",
+        "_gl",
+        "igshid",
+        "ocid",
+        "cmpid",
+        "ncid",
+        "ftag",
+        "smid",
+        "taid",
+        "at_medium",
+        "at_campaign",
+        "ref",
+        "referrer",
+        "guccounter",
+        "__twitter_impression",
+    }
+)
+TRACKING_PREFIXES = ("utm_", "at_", "pk_", "mtm_", "oly_", "vero_", "hsa_")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _is_tracking(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
+
+
+def canonicalize_url(url: str, base: str | None = None) -> str | None:
+    """Return the canonical spelling of an http(s) URL, or ``None`` if it is not one.
+
+    Lower-cases scheme and host, drops default ports, userinfo-free hosts only, removes the
+    fragment and tracking parameters (``utm_*``, ``fbclid``, ...), sorts the remaining query and
+    gives an empty path as ``/``. Meaningful parameters such as ``id=`` are kept.
+    """
+    text = (url or "").strip()
+    if base:
+        text = urljoin(base, text)
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    if scheme not in DEFAULT_PORTS or not host:
+        return None
+    try:
+        host = host.encode("idna").decode("ascii") if not host.isascii() else host.lower()
+    except UnicodeError:
+        return None
+    netloc = host if ":" not in host else f"[{host}]"
+    if port is not None and port != DEFAULT_PORTS[scheme]:
+        netloc = f"{netloc}:{port}"
+    query = sorted(
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)
+    )
+    return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query), ""))

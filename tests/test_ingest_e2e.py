@@ -1,0 +1,107 @@
+"""End to end: real corpus pages and our own RSS + Atom feeds on a loopback server, ingested by the
+``ingest-news`` flow into SQLite and PostgreSQL; a second run adds nothing."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from storage.engine import transaction
+from storage.models import Article, ArticleAuthor, ArticleURL, Fetch, IngestRun
+from tasks.urls import canonicalize_url
+from tests.loopback import LoopbackServer, Route, atom_feed, corpus_pages, rss_feed, serve_pages
+
+# Pages with ground truth of both kinds: full reviewed text, and snippets + title.
+FULL_TEXT = [
+    "al.com/al.com1",
+    "wired.com/wired.com1",
+    "nypost.com/nypost.com1",
+    "space.com/space.com1",
+]
+SNIPPETS = [
+    "phillyvoice.com/traf-phillyvoice.com-Sixers",
+    "politico.com/traf-politico.com.retirement",
+    "world.kbs.co.kr/traf-world.kbs.co.kr-Temperatures",
+    "tag24.de/traf-d76bb5cda4cd4621a04c1b166d6cad9f",
+]
+RSS = {"Content-Type": "application/rss+xml; charset=utf-8"}
+ATOM = {"Content-Type": "application/atom+xml"}
+
+
+def word_recall(expected: str, got: str) -> float:
+    want = re.findall(r"\w+", expected.lower())
+    have = set(re.findall(r"\w+", got.lower()))
+    return sum(w in have for w in want) / max(1, len(want))
+
+
+def write_sources(path: Path, entries: dict[str, list[str]]) -> Path:
+    lines = ["sources:"]
+    for name, feeds in entries.items():
+        lines += [f"  - name: {name}", f"    feeds: [{', '.join(feeds)}]", "    interval: 600"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def loopback_env(monkeypatch: pytest.MonkeyPatch, migrated_db: str) -> str:
+    db_url = migrated_db
+    monkeypatch.setenv("NEWSFLOW_DATABASE_URL", db_url)
+    monkeypatch.setenv("NEWSFLOW_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8")
+    monkeypatch.setenv("NEWSFLOW_FETCH_DELAY", "0")
+    monkeypatch.setenv("NEWSFLOW_BATCH_SIZE", "3")
+    return db_url
+
+
+def test_ingest_stores_every_article_once(
+    loopback_env: str, server: LoopbackServer, corpus: Path, tmp_path: Path
+) -> None:
+    from flows.ingest import ingest_news
+
+    pages = corpus_pages(corpus, FULL_TEXT + SNIPPETS)
+    urls = list(serve_pages(server, pages))
+    # The last RSS item is also in the Atom feed: two sources racing for one article.
+    server.routes["/rss.xml"] = Route(rss_feed("loop rss", urls[:5]), headers=RSS)
+    server.routes["/atom.xml"] = Route(atom_feed("loop atom", urls[4:]), headers=ATOM)
+    sources = write_sources(
+        tmp_path / "sources.yaml",
+        {"loop-rss": [server.url("/rss.xml")], "loop-atom": [server.url("/atom.xml")]},
+    )
+
+    reports = ingest_news(sources_path=str(sources))
+
+    assert [r.status for r in reports] == ["completed", "completed"], reports
+    assert sum(r.counts.new for r in reports) == len(pages), reports
+    with transaction(loopback_env) as session:
+        stored = {a.canonical_url: a for a in session.scalars(select(Article))}
+        assert len(stored) == len(pages)
+        for page, url in zip(pages, urls, strict=True):
+            article = stored[canonicalize_url(url) or url]
+            if "text" in page.expected:
+                assert word_recall(str(page.expected["text"]), article.text) >= 0.9, url
+            else:
+                assert article.title == page.expected["title"], url
+                for snippet in page.expected["must_contain"]:  # type: ignore[attr-defined]
+                    assert snippet in article.text, (url, snippet)
+            assert article.word_count > 50
+            assert len(article.content_hash) == 64
+        assert session.scalar(select(func.count()).select_from(ArticleAuthor))
+        runs = session.scalars(select(IngestRun)).all()
+        assert {r.status for r in runs} == {"completed"} and all(r.finished_at for r in runs)
+
+    again = ingest_news(sources_path=str(sources))
+
+    assert sum(r.counts.new for r in again) == 0
+    assert sum(r.counts.fetched for r in again) == 0  # known URLs are skipped before fetching
+    assert sum(r.counts.already_stored for r in again) == len(urls) + 1
+    with transaction(loopback_env) as session:
+        assert session.scalar(select(func.count()).select_from(Article)) == len(pages)
+        aliases = {u.url: u.article_id for u in session.scalars(select(ArticleURL))}
+        assert all(url in aliases for url in urls)
+        assert len(set(aliases.values())) == len(pages)
+        page_fetches = session.scalar(
+            select(func.count()).select_from(Fetch).where(Fetch.kind == "page")
+        )
+        assert page_fetches == len(pages) + 1  # the shared URL was fetched by both sources once
