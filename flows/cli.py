@@ -80,8 +80,8 @@ def ingest(
     reports = state.result()
     console.print(summary_table(reports))
     for line in error_lines(reports):
-        console.print(f"[yellow]{line}[/]", highlight=False)
-    console.print(f"database: {redact_url(settings.database_url)}", highlight=False)
+        console.print(f"[yellow]{line}[/]", highlight=False, soft_wrap=True)
+    console.print(f"database: {redact_url(settings.database_url)}", highlight=False, soft_wrap=True)
     if all(r.status == "failed" for r in reports):
         raise typer.Exit(1)
 

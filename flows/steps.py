@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import atexit
-import dataclasses
 import logging
 import threading
 from concurrent.futures import Executor
@@ -17,10 +16,17 @@ from prefect.cache_policies import NO_CACHE
 from flows import progress
 from flows.settings import Settings
 from storage import repository
-from tasks.discover import FeedParseError, parse_feed
-from tasks.extract import ExtractionResult, PageInput, extract_many, make_pool
+from tasks.discover import read_feeds
+from tasks.extract import (
+    ExtractionResult,
+    PageInput,
+    extract_many,
+    make_pool,
+    page_results,
+    pages_to_extract,
+)
 from tasks.fetch import fetch_pages
-from tasks.records import FeedItem, FetchOutcome, PageResult, RunCounts
+from tasks.records import FeedItem, RunCounts
 from tasks.sources import SourceConfig
 
 log = logging.getLogger("newsflow")
@@ -80,34 +86,16 @@ def start_run(source: str, flow_run_id: str | None) -> int:
 def discover_source(source: SourceConfig, run_id: int) -> Discovery:
     """Fetch and parse the source's feeds, then drop URLs already stored (before any page fetch)."""
     settings = Settings()
-    result = Discovery(source=source.name, run_id=run_id)
     limit = source.max_items or settings.max_items_per_source
-    outcomes = fetch_pages(source.feeds, settings.fetch_config(source.delay), kind="feed")
-    recorded: list[FetchOutcome] = []
-    seen: dict[str, FeedItem] = {}  # by canonical URL, first feed wins
-    for outcome in outcomes:
-        if outcome.ok and outcome.body is not None:
-            try:
-                feed = parse_feed(
-                    outcome.body, outcome.final_url or outcome.url, outcome.content_type
-                )
-            except FeedParseError as exc:
-                outcome = dataclasses.replace(outcome, reason=exc.reason, detail=str(exc)[:500])
-            else:
-                result.feeds_ok += 1
-                if feed.warning:
-                    outcome = dataclasses.replace(outcome, detail=f"feed warning: {feed.warning}")
-                for item in feed.items:
-                    seen.setdefault(item.canonical_url, item)
-        if not outcome.ok:
-            result.feed_errors.append(f"{outcome.url}: {outcome.reason}")
-        recorded.append(dataclasses.replace(outcome, body=None))
-    repository.record_fetches(settings.database_url, run_id, recorded)
-    candidates = list(seen.values())[:limit]
-    known = repository.known_urls(settings.database_url, [i.canonical_url for i in candidates])
-    result.items = [item for item in candidates if item.canonical_url not in known]
-    result.counts.feed_items = len(candidates)
-    result.counts.already_stored = len(candidates) - len(result.items)
+    feeds = read_feeds(
+        fetch_pages(source.feeds, settings.fetch_config(source.delay), kind="feed"), limit
+    )
+    repository.record_fetches(settings.database_url, run_id, feeds.outcomes)
+    known = repository.known_urls(settings.database_url, [i.canonical_url for i in feeds.items])
+    result = Discovery(source.name, run_id, feeds_ok=feeds.feeds_ok, feed_errors=feeds.errors)
+    result.items = [item for item in feeds.items if item.canonical_url not in known]
+    result.counts.feed_items = len(feeds.items)
+    result.counts.already_stored = len(feeds.items) - len(result.items)
     progress.discovered(source.name, len(result.items))
     return result
 
@@ -117,24 +105,12 @@ def process_batch(source: SourceConfig, run_id: int, items: list[FeedItem]) -> R
     """Fetch a batch of pages politely, extract them in a process pool, store in one transaction."""
     settings = Settings()
     fetched = fetch_pages([i.url for i in items], settings.fetch_config(source.delay))
-    good = [f for f in fetched if f.ok and f.body is not None]
-    extracted = iter(
-        _extract(
-            [PageInput(f.final_url or f.url, f.body or b"") for f in good], settings.extract_workers
-        )
+    inputs = pages_to_extract(fetched)
+    extracted = _extract(inputs, settings.extract_workers)
+    counts = repository.store_pages(
+        settings.database_url, run_id, page_results(items, fetched, extracted)
     )
-    pages: list[PageResult] = []
-    for item, outcome in zip(items, fetched, strict=True):
-        slim = dataclasses.replace(outcome, body=None)
-        if not outcome.ok:
-            pages.append(PageResult(fetch=slim, item=item))
-            continue
-        extraction = next(extracted)
-        if extraction.article is None:
-            slim = dataclasses.replace(slim, reason=extraction.reason, detail=extraction.detail)
-        pages.append(PageResult(fetch=slim, item=item, article=extraction.article))
-    counts = repository.store_pages(settings.database_url, run_id, pages)
-    counts.fetched = len(good)
+    counts.fetched = len(inputs)
     progress.advanced(source.name, len(items))
     return counts
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import io
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
 
-from tasks.records import FeedItem
+from tasks.records import FeedItem, FetchOutcome
 from tasks.urls import canonicalize_url
 
 
@@ -91,3 +93,39 @@ def parse_feed(
         if limit is not None and len(items) >= limit:
             break
     return ParsedFeed(items=items, version=str(parsed.get("version") or "unknown"), warning=warning)
+
+
+@dataclass(slots=True)
+class FeedsRead:
+    """What a source's fetched feeds gave: unique items (first feed wins), the fetch outcomes to
+    record (bodies dropped, parse failures and warnings folded in), and what went wrong."""
+
+    items: list[FeedItem] = field(default_factory=list)
+    outcomes: list[FetchOutcome] = field(default_factory=list)
+    feeds_ok: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def read_feeds(outcomes: Sequence[FetchOutcome], limit: int) -> FeedsRead:
+    """Parse every fetched feed of a source; a broken feed is an outcome with a reason."""
+    result = FeedsRead()
+    seen: dict[str, FeedItem] = {}
+    for outcome in outcomes:
+        if outcome.ok and outcome.body is not None:
+            try:
+                feed = parse_feed(
+                    outcome.body, outcome.final_url or outcome.url, outcome.content_type
+                )
+            except FeedParseError as exc:
+                outcome = dataclasses.replace(outcome, reason=exc.reason, detail=str(exc)[:500])
+            else:
+                result.feeds_ok += 1
+                if feed.warning:
+                    outcome = dataclasses.replace(outcome, detail=f"feed warning: {feed.warning}")
+                for item in feed.items:
+                    seen.setdefault(item.canonical_url, item)
+        if not outcome.ok:
+            result.errors.append(f"{outcome.url}: {outcome.reason}")
+        result.outcomes.append(dataclasses.replace(outcome, body=None))
+    result.items = list(seen.values())[:limit]
+    return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import multiprocessing
 import re
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tasks.records import ExtractedArticle
+from tasks.records import ExtractedArticle, FeedItem, FetchOutcome, PageResult
 from tasks.urls import canonicalize_url
 
 MIN_WORDS = 25
@@ -21,6 +22,12 @@ _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000]+")
 _WORD = re.compile(r"\w+")
 _AUTHOR_SPLIT = re.compile(r"\s*(?:;|\|| and | & |,\s*(?=[A-Z]))\s*")
 _BYLINE = re.compile(r"^(?:by|von|par|por|door|di)\s+", re.IGNORECASE)
+_HTML_LANG = re.compile(
+    rb"<html\b[^>]*?\blang\s*=\s*[\"']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?)"
+)
+_OG_LOCALE = re.compile(
+    rb"<meta\b[^>]*?property\s*=\s*[\"']og:locale[\"'][^>]*?content\s*=\s*[\"']([A-Za-z]{2,3})"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +94,16 @@ def _parse_date(value: str | None) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+def page_language(html: bytes) -> str | None:
+    """The language the page declares (``<html lang>``, else ``og:locale``), as a lower-case
+    ISO 639 code, e.g. ``en`` for ``en-US``."""
+    head = html[:20_000]
+    match = _HTML_LANG.search(head) or _OG_LOCALE.search(head)
+    if match is None:
+        return None
+    return match.group(1).decode("ascii").replace("_", "-").split("-")[0].lower()
+
+
 def _terms(values: Any) -> tuple[str, ...]:
     seen: dict[str, str] = {}
     for value in values or []:
@@ -131,7 +148,7 @@ def extract_page(page: PageInput) -> ExtractionResult:
         authors=split_authors(_clean_field(data.get("author")), site_name),
         published_at=_parse_date(data.get("date")),
         site_name=site_name,
-        language=_clean_field(data.get("language")),
+        language=_clean_field(data.get("language")) or page_language(page.html),
         image_url=_clean_field(data.get("image")),
         tags=_terms(list(data.get("categories") or []) + list(data.get("tags") or [])),
         word_count=words,
@@ -153,3 +170,29 @@ def extract_many(pages: Sequence[PageInput], pool: Executor | None) -> list[Extr
     if pool is None or len(pages) < 2:
         return [extract_page(page) for page in pages]
     return list(pool.map(extract_page, pages, chunksize=4))
+
+
+def pages_to_extract(fetched: Sequence[FetchOutcome]) -> list[PageInput]:
+    """The successfully fetched pages, in order, as extraction inputs."""
+    return [PageInput(f.final_url or f.url, f.body) for f in fetched if f.ok and f.body is not None]
+
+
+def page_results(
+    items: Sequence[FeedItem],
+    fetched: Sequence[FetchOutcome],
+    extracted: Sequence[ExtractionResult],
+) -> list[PageResult]:
+    """Pair each item with its fetch and (for fetched pages, in order) its extraction; bodies are
+    dropped, and a failed extraction becomes the fetch row's reason."""
+    results = iter(extracted)
+    pages: list[PageResult] = []
+    for item, outcome in zip(items, fetched, strict=True):
+        slim = dataclasses.replace(outcome, body=None)
+        if not outcome.ok or outcome.body is None:
+            pages.append(PageResult(fetch=slim, item=item))
+            continue
+        extraction = next(results)
+        if extraction.article is None:
+            slim = dataclasses.replace(slim, reason=extraction.reason, detail=extraction.detail)
+        pages.append(PageResult(fetch=slim, item=item, article=extraction.article))
+    return pages

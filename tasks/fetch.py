@@ -8,6 +8,9 @@ code; nothing here raises for a bad server.
 
 from __future__ import annotations
 
+import http.client
+import ipaddress
+import socket
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -17,6 +20,10 @@ from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from tasks.netguard import BlockedURL, NetworkPolicy, check_url
 from tasks.records import FetchOutcome
@@ -46,9 +53,45 @@ class _Abort(Exception):
         self.detail = detail
 
 
+def _guarded(base: type[HTTPConnection], policy: NetworkPolicy) -> type[HTTPConnection]:
+    """A connection class that checks the address it actually connected to (whatever DNS said
+    the second time), so a name that rebinds after :func:`check_url` cannot reach a private
+    address."""
+
+    class Guarded(base):  # type: ignore[valid-type,misc]
+        def _new_conn(self) -> socket.socket:
+            sock: socket.socket = super()._new_conn()
+            peer = ipaddress.ip_address(str(sock.getpeername()[0]).split("%", 1)[0])
+            if not policy.allows(peer):
+                sock.close()
+                raise BlockedURL(
+                    "blocked_private_network", f"{self.host} connected to non-public {peer}"
+                )
+            return sock
+
+    return Guarded
+
+
+def _guarded_adapter(policy: NetworkPolicy) -> HTTPAdapter:
+    adapter = HTTPAdapter(max_retries=0)
+
+    class Pool(HTTPConnectionPool):
+        ConnectionCls = _guarded(HTTPConnection, policy)
+
+    class TLSPool(HTTPSConnectionPool):
+        ConnectionCls = _guarded(HTTPSConnection, policy)  # type: ignore[assignment]
+
+    adapter.poolmanager.pool_classes_by_scheme = {"http": Pool, "https": TLSPool}
+    return adapter
+
+
 def make_session(config: FetchConfig) -> requests.Session:
     session = requests.Session()
     session.trust_env = False  # no proxies or netrc from the environment
+    if not config.network_policy.allow_all:
+        adapter = _guarded_adapter(config.network_policy)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
     session.headers["User-Agent"] = config.user_agent
     session.headers["Accept-Encoding"] = "gzip, deflate"
     return session
@@ -60,13 +103,22 @@ def _read_body(response: requests.Response, cap: int, deadline: float) -> bytes:
         raise _Abort("too_large", f"Content-Length {declared} exceeds {cap} bytes")
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_content(CHUNK):
-        size += len(chunk)
-        if size > cap:
-            raise _Abort("too_large", f"body exceeds {cap} bytes")
-        if time.monotonic() > deadline:
-            raise _Abort("deadline_exceeded", "response took longer than the total deadline")
-        chunks.append(chunk)
+    try:
+        # read1 returns as soon as any bytes arrive (decoded, at most CHUNK of them), so a server
+        # dripping bytes meets the deadline check after every read, and a compression bomb the cap.
+        while chunk := response.raw.read1(CHUNK, decode_content=True):
+            size += len(chunk)
+            if size > cap:
+                raise _Abort("too_large", f"body exceeds {cap} bytes")
+            if time.monotonic() > deadline:
+                raise _Abort("deadline_exceeded", "response took longer than the total deadline")
+            chunks.append(chunk)
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise _Abort("read_timeout", str(exc)) from exc
+    except urllib3.exceptions.DecodeError as exc:
+        raise _Abort("decoding_error", str(exc)) from exc
+    except (urllib3.exceptions.ProtocolError, http.client.HTTPException) as exc:
+        raise _Abort("incomplete_body", str(exc)) from exc
     return b"".join(chunks)
 
 

@@ -98,7 +98,10 @@ def check_url(url: str, policy: NetworkPolicy) -> None:
     host = parts.hostname
     if not host:
         raise BlockedURL("invalid_url", "no host")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise BlockedURL("invalid_url", str(exc)) from exc
     try:
         addresses = resolve(host, port)
     except (OSError, UnicodeError) as exc:
