@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import calendar
 import dataclasses
+import html
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,6 +17,8 @@ import feedparser
 
 from tasks.records import FeedItem, FetchOutcome
 from tasks.urls import canonicalize_url
+
+_TAG = re.compile(r"<[^>]*>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +47,17 @@ def _entry_link(entry: Any) -> str | None:
     return None
 
 
+def _plain(value: Any) -> str | None:
+    """Feed text without markup (some feeds put HTML in titles)."""
+    if not value:
+        return None
+    text = html.unescape(_TAG.sub("", str(value))).strip()
+    return " ".join(text.split()) or None
+
+
 def _entry_date(entry: Any) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = entry.get(key)
+        value = dict.get(entry, key)  # no feedparser fallback (and deprecation warning)
         if value:
             try:
                 return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
@@ -74,6 +86,8 @@ def parse_feed(
     items: list[FeedItem] = []
     seen: set[str] = set()
     for entry in parsed.entries:
+        if limit is not None and len(items) >= limit:
+            break
         link = _entry_link(entry)
         absolute = urljoin(url, link.strip()) if link else None
         canonical = canonicalize_url(absolute) if absolute else None
@@ -85,13 +99,11 @@ def parse_feed(
             FeedItem(
                 url=absolute,
                 canonical_url=canonical,
-                title=str(title).strip() or None if title else None,
+                title=_plain(title),
                 published_at=_entry_date(entry),
                 guid=str(entry["id"]) if entry.get("id") else None,
             )
         )
-        if limit is not None and len(items) >= limit:
-            break
     return ParsedFeed(items=items, version=str(parsed.get("version") or "unknown"), warning=warning)
 
 

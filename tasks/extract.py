@@ -21,7 +21,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000]+")
 _WORD = re.compile(r"\w+")
 _AUTHOR_SPLIT = re.compile(r"\s*(?:;|\|| and | & |,\s*(?=[A-Z]))\s*")
-_BYLINE = re.compile(r"^(?:by|von|par|por|door|di)\s+", re.IGNORECASE)
+_BYLINE = re.compile(r"^(?:by|von|par|por|door|di)(?:\s+|$)", re.IGNORECASE)
 _HTML_LANG = re.compile(
     rb"<html\b[^>]*?\blang\s*=\s*[\"']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?)"
 )

@@ -61,6 +61,8 @@ class SourceConfig(BaseModel):
     def _one_schedule(self) -> SourceConfig:
         if self.schedule is not None and self.interval is not None:
             raise ValueError("give either schedule (cron) or interval (seconds), not both")
+        if self.schedule is None and self.interval is None:
+            raise ValueError("give a schedule (cron) or an interval (seconds)")
         return self
 
 
@@ -69,15 +71,18 @@ class SourcesFile(BaseModel):
 
     sources: list[SourceConfig]
 
-    @field_validator("sources")
-    @classmethod
-    def _unique_names(cls, sources: list[SourceConfig]) -> list[SourceConfig]:
-        seen: set[str] = set()
-        for source in sources:
-            if source.name in seen:
-                raise ValueError(f"source name {source.name!r} is used twice")
-            seen.add(source.name)
-        return sources
+
+def _duplicate_names(sources: list[SourceConfig]) -> list[str]:
+    first: dict[str, int] = {}
+    problems = []
+    for index, source in enumerate(sources):
+        if source.name in first:
+            problems.append(
+                f"entry {index + 1} ({source.name!r}), field name: already used by entry "
+                f"{first[source.name] + 1}; names must be unique"
+            )
+        first.setdefault(source.name, index)
+    return problems
 
 
 def _describe(error: dict[str, Any], raw: Any) -> str:
@@ -97,10 +102,14 @@ def _describe(error: dict[str, Any], raw: Any) -> str:
 
 def parse_sources(raw: Any, origin: str = "sources file") -> list[SourceConfig]:
     try:
-        return SourcesFile.model_validate(raw).sources
+        sources = SourcesFile.model_validate(raw).sources
     except ValidationError as exc:
         lines = [_describe(dict(err), raw) for err in exc.errors()]
-        raise SourcesError(f"{origin} is invalid:\n  " + "\n  ".join(lines)) from None
+    else:
+        lines = _duplicate_names(sources)
+        if not lines:
+            return sources
+    raise SourcesError(f"{origin} is invalid:\n  " + "\n  ".join(lines))
 
 
 def load_sources(path: Path) -> list[SourceConfig]:
@@ -109,6 +118,8 @@ def load_sources(path: Path) -> list[SourceConfig]:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise SourcesError(f"cannot read sources file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise SourcesError(f"{path} is not UTF-8 text: {exc}") from None
     except yaml.YAMLError as exc:
         raise SourcesError(f"{path} is not valid YAML: {exc}") from None
     return parse_sources(raw, str(path))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
+import idna
+
 TRACKING_PARAMS = frozenset(
     {
         "fbclid",
@@ -58,9 +60,9 @@ def canonicalize_url(url: str, base: str | None = None) -> str | None:
     host = (parts.hostname or "").rstrip(".")
     if scheme not in DEFAULT_PORTS or not host:
         return None
-    try:
-        host = host.encode("idna").decode("ascii") if not host.isascii() else host.lower()
-    except UnicodeError:
+    try:  # IDNA 2008 with UTS #46 mapping, as requests/urllib3 will send it
+        host = idna.encode(host, uts46=True).decode("ascii") if not host.isascii() else host.lower()
+    except (idna.IDNAError, UnicodeError):
         return None
     netloc = host if ":" not in host else f"[{host}]"
     if port is not None and port != DEFAULT_PORTS[scheme]:

@@ -126,7 +126,7 @@ def test_cli_ingest_exits_1_when_every_source_fails(
 def test_cli_rejects_an_invalid_sources_file_before_anything_runs(tmp_path: Path) -> None:
     sources = tmp_path / "sources.yaml"
     sources.write_text(
-        "sources:\n  - name: good\n    feeds: [https://example.com/rss]\n"
+        "sources:\n  - name: good\n    feeds: [https://example.com/rss]\n    interval: 600\n"
         "  - name: bad\n    feeds: [https://example.com/rss]\n    schedule: hourly\n",
         encoding="utf-8",
     )
@@ -145,7 +145,9 @@ def test_cli_rejects_an_invalid_sources_file_before_anything_runs(tmp_path: Path
 
 def test_cli_rejects_an_unknown_source_name(tmp_path: Path) -> None:
     sources = tmp_path / "sources.yaml"
-    sources.write_text("sources:\n  - name: one\n    feeds: [https://example.com/rss]\n")
+    sources.write_text(
+        "sources:\n  - name: one\n    feeds: [https://example.com/rss]\n    interval: 600\n"
+    )
 
     result = run_cli(["ingest", "two", "--sources", str(sources)], {}, tmp_path)
 
