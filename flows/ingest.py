@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prefect import allow_failure, flow, get_run_logger
+from prefect import State, allow_failure, flow, get_run_logger
+from prefect.client.schemas.objects import FlowRun
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import steps
 from flows.settings import Settings
+from storage import repository
 from storage.migrate import ensure_schema
 from tasks.records import RunCounts
 from tasks.sources import SourceConfig, load_sources, select_sources
@@ -55,10 +58,31 @@ def _summarize(report: SourceReport, found: steps.Discovery | None, chain: list[
             report.counts.add(counts)
 
 
+def _closer(status: str) -> Any:
+    """A flow-state hook that closes this flow run's ``running`` rows with ``status``."""
+
+    def close(_flow: Any, run: FlowRun, state: State[Any]) -> None:
+        try:
+            closed = repository.abandon_runs(
+                Settings().database_url, str(run.id), status, f"flow run {status}: {state.message}"
+            )
+        except Exception:  # the database may be why the run ended: log, never mask the state
+            logging.getLogger("newsflow").exception("could not close the runs of %s", run.id)
+            return
+        logging.getLogger("newsflow").warning(
+            "flow run %s %s: closed %d run(s)", run.id, status, closed
+        )
+
+    return close
+
+
 @flow(
     name="ingest-news",
     task_runner=ThreadPoolTaskRunner(max_workers=8),  # type: ignore[arg-type]
     log_prints=False,
+    on_failure=[_closer("failed")],
+    on_crashed=[_closer("crashed")],
+    on_cancellation=[_closer("cancelled")],
 )
 def ingest_news(
     source_names: list[str] | None = None, sources_path: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,19 @@ def check_server() -> str:
     return str(api_url)
 
 
+# Interval schedules count from a fixed anchor, so a restart of `serve` does not push every
+# source's next run one whole interval into the future.
+INTERVAL_ANCHOR = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def schedule_of(source: SourceConfig) -> Any:
+    from prefect.schedules import Cron, Interval
+
+    if source.interval is not None:
+        return Interval(timedelta(seconds=source.interval), anchor_date=INTERVAL_ANCHOR)
+    return Cron(str(source.schedule), timezone="UTC")
+
+
 def build_deployments(sources: list[SourceConfig], sources_path: Path) -> list[Any]:
     """One deployment per enabled source, named after it, never running twice at once."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
@@ -48,8 +62,7 @@ def build_deployments(sources: list[SourceConfig], sources_path: Path) -> list[A
         ingest_news.to_deployment(
             name=source.name,
             parameters={"source_names": [source.name], "sources_path": str(sources_path)},
-            cron=source.schedule,
-            interval=source.interval,
+            schedules=[schedule_of(source)],
             concurrency_limit=ConcurrencyLimitConfig(
                 limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
             ),

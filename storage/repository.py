@@ -76,6 +76,18 @@ def finish_run(
         )
 
 
+def abandon_runs(db_url: str, flow_run_id: str, status: str, error: str) -> int:
+    """Close the ``running`` rows of a flow run that ended abnormally (crashed, cancelled,
+    failed); returns how many were closed."""
+    with transaction(db_url) as session:
+        result = session.execute(
+            update(IngestRun)
+            .where(IngestRun.flow_run_id == flow_run_id, IngestRun.status == "running")
+            .values(status=status, finished_at=utcnow(), error=error[:2000])
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def known_urls(db_url: str, urls: Sequence[str]) -> set[str]:
     """Which of ``urls`` an article was already stored under (checked before fetching)."""
     found: set[str] = set()

@@ -18,6 +18,8 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
 os.environ["PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW"] = "ignore"
 os.environ["PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL"] = "WARNING"
+# Quiet: the ephemeral server logs its shutdown after pytest has closed the captured streams.
+os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
 for _key in [k for k in os.environ if k.startswith("NEWSFLOW_")]:
     if _key != "NEWSFLOW_CORPUS":
         del os.environ[_key]

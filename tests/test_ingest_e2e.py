@@ -105,3 +105,33 @@ def test_ingest_stores_every_article_once(
             select(func.count()).select_from(Fetch).where(Fetch.kind == "page")
         )
         assert page_fetches == len(pages) + 1  # the shared URL was fetched by both sources once
+
+
+def test_ingest_failure_closes_its_running_rows(
+    sqlite_url: str,
+    server: LoopbackServer,
+    corpus: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from flows.ingest import ingest_news
+    from storage import repository
+
+    monkeypatch.setenv("NEWSFLOW_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("NEWSFLOW_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8")
+    monkeypatch.setenv("NEWSFLOW_FETCH_DELAY", "0")
+    urls = list(serve_pages(server, corpus_pages(corpus, FULL_TEXT[:1])))
+    server.routes["/rss.xml"] = Route(rss_feed("loop rss", urls), headers=RSS)
+    sources = write_sources(tmp_path / "sources.yaml", {"loop-rss": [server.url("/rss.xml")]})
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(repository, "finish_run", broken)
+    state = ingest_news(sources_path=str(sources), return_state=True)
+
+    assert state.is_failed()
+    with transaction(sqlite_url) as session:
+        (run,) = session.scalars(select(IngestRun)).all()
+        assert run.status == "failed" and run.finished_at is not None
+        assert run.error and "database went away" in run.error
