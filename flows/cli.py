@@ -119,7 +119,10 @@ def db_current() -> None:
     from storage.migrate import current_revision, head_revision
 
     url = Settings().database_url
-    console.print(f"database {redact_url(url)}: {current_revision(url)} (head: {head_revision()})")
+    console.print(
+        f"database {redact_url(url)}: {current_revision(url)} (head: {head_revision()})",
+        soft_wrap=True,
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from flows import steps
 from flows.settings import Settings
 from storage import repository
 from storage.migrate import ensure_schema
+from tasks.hosts import release_registry
 from tasks.records import RunCounts
 from tasks.sources import SourceConfig, load_sources, select_sources
 
@@ -94,8 +96,9 @@ def ingest_news(
     settings = Settings()
     sources = resolve_sources(source_names, sources_path)
     ensure_schema(settings.database_url)
+    run_key = flow_run.get_id() or uuid.uuid4().hex  # the hosts' state is shared by the whole run
     runs = {s.name: steps.start_run(s.name, flow_run.get_id()) for s in sources}
-    discoveries = {s.name: steps.discover_source.submit(s, runs[s.name]) for s in sources}
+    discoveries = {s.name: steps.discover_source.submit(s, runs[s.name], run_key) for s in sources}
     found: dict[str, steps.Discovery | None] = {}
     chains: dict[str, list[PrefectFuture[RunCounts]]] = {}
     for source in sources:
@@ -108,7 +111,7 @@ def ingest_news(
             after = [allow_failure(chain[-1])] if chain else []
             chain.append(
                 steps.process_batch.submit(
-                    source, runs[source.name], batch, wait_for=after, return_state=False
+                    source, runs[source.name], run_key, batch, wait_for=after, return_state=False
                 )
             )
         chains[source.name] = chain
@@ -120,5 +123,6 @@ def ingest_news(
             runs[source.name], report.counts, report.status, "; ".join(report.errors) or None
         )
         reports.append(report)
+    release_registry(run_key)
     get_run_logger().info("ingest finished: %s", [(r.source, r.status) for r in reports])
     return reports

@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     )
     fetch_delay: float = Field(1.0, ge=0)
     fetch_concurrency: int = Field(8, ge=1)
+    retries: int = Field(2, ge=0, le=5)
+    retry_backoff: float = Field(0.5, ge=0)
+    retry_after_max: float = Field(30.0, ge=0)
+    host_max_failures: int = Field(5, ge=1)
+    robots: bool = True
+    max_crawl_delay: float = Field(60.0, ge=0)
+    feed_revalidate_hours: float = Field(24.0, gt=0)
     batch_size: int = Field(50, ge=1)
     max_items_per_source: int = Field(500, ge=1)
     extract_workers: int = Field(2, ge=0)
@@ -72,6 +79,12 @@ class Settings(BaseSettings):
             network_policy=self.network_policy,
             delay=self.fetch_delay if delay is None else delay,
             concurrency=self.fetch_concurrency,
+            retries=self.retries,
+            backoff=self.retry_backoff,
+            retry_after_max=self.retry_after_max,
+            robots=self.robots,
+            max_crawl_delay=self.max_crawl_delay,
+            host_max_failures=self.host_max_failures,
         )
 
 

@@ -9,6 +9,7 @@ import threading
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -16,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from flows import progress
 from flows.settings import Settings
 from storage import repository
-from tasks.discover import read_feeds
+from tasks.discover import conditional_headers, read_feeds
 from tasks.extract import (
     ExtractionResult,
     PageInput,
@@ -26,7 +27,8 @@ from tasks.extract import (
     pages_to_extract,
 )
 from tasks.fetch import fetch_pages
-from tasks.records import FeedItem, RunCounts
+from tasks.hosts import registry_for
+from tasks.records import FeedItem, FetchOutcome, RunCounts
 from tasks.sources import SourceConfig
 
 log = logging.getLogger("newsflow")
@@ -83,14 +85,19 @@ def start_run(source: str, flow_run_id: str | None) -> int:
 
 
 @task(name="discover-source", cache_policy=NO_CACHE)
-def discover_source(source: SourceConfig, run_id: int) -> Discovery:
-    """Fetch and parse the source's feeds, then drop URLs already stored (before any page fetch)."""
+def discover_source(source: SourceConfig, run_id: int, run_key: str) -> Discovery:
+    """Fetch the source's feeds (conditional GET), parse what changed, then drop URLs already
+    stored (before any page fetch)."""
     settings = Settings()
-    limit = source.max_items or settings.max_items_per_source
-    feeds = read_feeds(
-        fetch_pages(source.feeds, settings.fetch_config(source.delay), kind="feed"), limit
-    )
-    repository.record_fetches(settings.database_url, run_id, feeds.outcomes)
+    config = settings.fetch_config(source.delay)
+    states = repository.feed_states(settings.database_url, source.feeds)
+    now = datetime.now(UTC)
+    revalidate = timedelta(hours=settings.feed_revalidate_hours)
+    sent = {url: conditional_headers(states.get(url), now, revalidate) for url in source.feeds}
+    hosts = registry_for(run_key, config.host_max_failures)
+    fetched = fetch_pages(source.feeds, config, kind="feed", hosts=hosts, headers=sent)
+    feeds = read_feeds(fetched, source.max_items or settings.max_items_per_source, states, sent)
+    repository.record_fetches(settings.database_url, run_id, feeds.outcomes, feeds.states)
     known = repository.known_urls(settings.database_url, [i.canonical_url for i in feeds.items])
     result = Discovery(source.name, run_id, feeds_ok=feeds.feeds_ok, feed_errors=feeds.errors)
     result.items = [item for item in feeds.items if item.canonical_url not in known]
@@ -101,15 +108,19 @@ def discover_source(source: SourceConfig, run_id: int) -> Discovery:
 
 
 @task(name="process-batch", cache_policy=NO_CACHE)
-def process_batch(source: SourceConfig, run_id: int, items: list[FeedItem]) -> RunCounts:
+def process_batch(
+    source: SourceConfig, run_id: int, run_key: str, items: list[FeedItem]
+) -> RunCounts:
     """Fetch a batch of pages politely, extract them in a process pool, store in one transaction."""
     settings = Settings()
-    fetched = fetch_pages([i.url for i in items], settings.fetch_config(source.delay))
+    config = settings.fetch_config(source.delay)
+    robots: list[FetchOutcome] = []
+    hosts = registry_for(run_key, config.host_max_failures)
+    fetched = fetch_pages([i.url for i in items], config, hosts=hosts, side=robots)
     inputs = pages_to_extract(fetched)
     extracted = _extract(inputs, settings.extract_workers)
-    counts = repository.store_pages(
-        settings.database_url, run_id, page_results(items, fetched, extracted)
-    )
+    pages = page_results(items, fetched, extracted)
+    counts = repository.store_pages(settings.database_url, run_id, pages, extra=robots)
     counts.fetched = len(inputs)
     progress.advanced(source.name, len(items))
     return counts

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -156,6 +157,21 @@ class ArticleTag(Base):
     )
 
 
+class FeedStateRow(Base):
+    """Per feed URL: the validators and body hash of the last successful fetch (conditional GET)."""
+
+    __tablename__ = "feed_states"
+
+    url: Mapped[str] = mapped_column(Text, primary_key=True)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(String(64))
+    body_hash: Mapped[str | None] = mapped_column(String(64))
+    conditional_ok: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_not_modified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_unconditional_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class Fetch(Base):
     """Every HTTP attempt (feed or page) and its outcome as a reason code (``ok`` or why not)."""
 
@@ -187,6 +203,7 @@ __all__ = [
     "ArticleURL",
     "Author",
     "Base",
+    "FeedStateRow",
     "Fetch",
     "IngestRun",
     "Source",

@@ -17,13 +17,14 @@ from storage.models import (
     ArticleTag,
     ArticleURL,
     Author,
+    FeedStateRow,
     Fetch,
     IngestRun,
     Source,
     Tag,
     utcnow,
 )
-from tasks.records import ExtractedArticle, FetchOutcome, PageResult, RunCounts
+from tasks.records import ExtractedArticle, FeedState, FetchOutcome, PageResult, RunCounts
 
 CHUNK = 500
 
@@ -116,11 +117,50 @@ def _fetch_row(run_id: int, source_id: int, outcome: FetchOutcome, article_id: i
     )
 
 
-def record_fetches(db_url: str, run_id: int, outcomes: Sequence[FetchOutcome]) -> None:
-    """Record attempts that produced no article (feeds, failures) in one transaction."""
+def record_fetches(
+    db_url: str,
+    run_id: int,
+    outcomes: Sequence[FetchOutcome],
+    feed_states: Sequence[FeedState] = (),
+) -> None:
+    """Record attempts that produced no article (feeds, robots.txt) and the feeds' new
+    conditional-GET state, in one transaction."""
     with transaction(db_url) as session:
         source_id = _run_source(session, run_id)
         session.add_all(_fetch_row(run_id, source_id, o, None) for o in outcomes)
+        for state in feed_states:
+            session.merge(_feed_state_row(state))
+
+
+def _feed_state_row(state: FeedState) -> FeedStateRow:
+    return FeedStateRow(
+        url=state.url,
+        etag=(state.etag or "")[:1000] or None,
+        last_modified=(state.last_modified or "")[:64] or None,
+        body_hash=state.body_hash,
+        conditional_ok=state.conditional_ok,
+        last_not_modified_at=state.last_not_modified_at,
+        last_unconditional_at=state.last_unconditional_at,
+        updated_at=utcnow(),
+    )
+
+
+def feed_states(db_url: str, urls: Sequence[str]) -> dict[str, FeedState]:
+    """What we remember of these feeds from earlier runs."""
+    with transaction(db_url) as session:
+        rows = session.scalars(select(FeedStateRow).where(FeedStateRow.url.in_(list(urls))))
+        return {
+            row.url: FeedState(
+                url=row.url,
+                etag=row.etag,
+                last_modified=row.last_modified,
+                body_hash=row.body_hash,
+                conditional_ok=row.conditional_ok,
+                last_not_modified_at=row.last_not_modified_at,
+                last_unconditional_at=row.last_unconditional_at,
+            )
+            for row in rows
+        }
 
 
 def _run_source(session: Session, run_id: int) -> int:
@@ -197,14 +237,18 @@ def _existing(session: Session, article: ExtractedArticle) -> tuple[int, bool]:
     return same_text, False
 
 
-def store_pages(db_url: str, run_id: int, pages: Sequence[PageResult]) -> RunCounts:
-    """Store one batch in one transaction: fetch rows, new articles, authors, tags, URL aliases.
+def store_pages(
+    db_url: str, run_id: int, pages: Sequence[PageResult], extra: Sequence[FetchOutcome] = ()
+) -> RunCounts:
+    """Store one batch in one transaction: fetch rows (``extra``: robots.txt fetches), new
+    articles, authors, tags, URL aliases.
 
     Idempotent: a page whose canonical URL or text is already stored adds only its URLs as aliases.
     """
     counts = RunCounts()
     with transaction(db_url) as session:
         source_id = _run_source(session, run_id)
+        session.add_all(_fetch_row(run_id, source_id, o, None) for o in extra)
         for page in pages:
             article_id = None
             if page.article is None:

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import calendar
-import dataclasses
+import hashlib
 import html
 import io
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
 
-from tasks.records import FeedItem, FetchOutcome
+from tasks.records import FeedItem, FeedState, FetchOutcome
 from tasks.urls import canonicalize_url
 
 _TAG = re.compile(r"<[^>]*>")
@@ -110,34 +111,125 @@ def parse_feed(
 @dataclass(slots=True)
 class FeedsRead:
     """What a source's fetched feeds gave: unique items (first feed wins), the fetch outcomes to
-    record (bodies dropped, parse failures and warnings folded in), and what went wrong."""
+    record (bodies dropped, parse failures and warnings folded in), each feed's new conditional-GET
+    state, and what went wrong."""
 
     items: list[FeedItem] = field(default_factory=list)
     outcomes: list[FetchOutcome] = field(default_factory=list)
+    states: list[FeedState] = field(default_factory=list)
     feeds_ok: int = 0
+    unchanged: int = 0
     errors: list[str] = field(default_factory=list)
 
 
-def read_feeds(outcomes: Sequence[FetchOutcome], limit: int) -> FeedsRead:
-    """Parse every fetched feed of a source; a broken feed is an outcome with a reason."""
+def conditional_headers(
+    state: FeedState | None, now: datetime, revalidate_after: timedelta
+) -> dict[str, str]:
+    """``If-None-Match``/``If-Modified-Since`` for a feed we have seen, unless its server is not
+    trusted with them or it is time for a periodic unconditional check."""
+    if state is None or not state.conditional_ok or state.last_unconditional_at is None:
+        return {}
+    if now - state.last_unconditional_at >= revalidate_after:
+        return {}
+    headers = {}
+    if state.etag:
+        headers["If-None-Match"] = state.etag
+    if state.last_modified:
+        headers["If-Modified-Since"] = state.last_modified
+    return headers
+
+
+def _http_date(value: str | None) -> datetime | None:
+    try:
+        when = parsedate_to_datetime(value) if value else None
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when
+
+
+def _contradicts_304(old: FeedState, outcome: FetchOutcome) -> bool:
+    """A changed body that the server says predates, or has the validator of, an earlier 304."""
+    if old.last_not_modified_at is None or old.body_hash is None:
+        return False
+    modified = _http_date(outcome.last_modified)
+    if modified is not None and modified <= old.last_not_modified_at:
+        return True
+    return bool(outcome.etag and outcome.etag == old.etag)
+
+
+def next_state(
+    old: FeedState | None, outcome: FetchOutcome, conditional: bool, now: datetime
+) -> FeedState | None:
+    """The feed's state after this fetch (``None``: nothing to remember, e.g. a failure)."""
+    old = old or FeedState(url=outcome.url)
+    if outcome.reason == "not_modified":
+        return replace(old, last_not_modified_at=now)
+    if not outcome.ok or outcome.body is None:
+        return None
+    body_hash = hashlib.sha256(outcome.body).hexdigest()
+    trusted = old.conditional_ok
+    if not conditional and body_hash != old.body_hash and _contradicts_304(old, outcome):
+        trusted = False
+    return replace(
+        old,
+        etag=outcome.etag,
+        last_modified=outcome.last_modified,
+        body_hash=body_hash,
+        conditional_ok=trusted,
+        last_unconditional_at=old.last_unconditional_at if conditional else now,
+    )
+
+
+def _parse_outcome(outcome: FetchOutcome) -> tuple[FetchOutcome, list[FeedItem] | None]:
+    """Parse a fetched feed: its items, or the outcome rewritten with why it is not a feed."""
+    assert outcome.body is not None
+    try:
+        feed = parse_feed(outcome.body, outcome.final_url or outcome.url, outcome.content_type)
+    except FeedParseError as exc:
+        return replace(outcome, reason=exc.reason, detail=str(exc)[:500]), None
+    if feed.warning:
+        outcome = replace(outcome, detail=f"feed warning: {feed.warning}")
+    return outcome, feed.items
+
+
+def _unchanged(outcome: FetchOutcome, old: FeedState | None, new: FeedState | None) -> bool:
+    if outcome.reason == "not_modified":
+        return True
+    return bool(outcome.ok and old and new and old.body_hash and new.body_hash == old.body_hash)
+
+
+def read_feeds(
+    outcomes: Sequence[FetchOutcome],
+    limit: int,
+    states: Mapping[str, FeedState] | None = None,
+    sent: Mapping[str, Mapping[str, str]] | None = None,
+    now: datetime | None = None,
+) -> FeedsRead:
+    """Parse every fetched feed of a source. A 304 or a body identical to the last one is zero
+    further work; a broken feed is an outcome with a reason."""
+    now = now or datetime.now(UTC)
     result = FeedsRead()
     seen: dict[str, FeedItem] = {}
     for outcome in outcomes:
-        if outcome.ok and outcome.body is not None:
-            try:
-                feed = parse_feed(
-                    outcome.body, outcome.final_url or outcome.url, outcome.content_type
-                )
-            except FeedParseError as exc:
-                outcome = dataclasses.replace(outcome, reason=exc.reason, detail=str(exc)[:500])
-            else:
+        old = (states or {}).get(outcome.url)
+        state = next_state(old, outcome, bool((sent or {}).get(outcome.url)), now)
+        if _unchanged(outcome, old, state):
+            result.feeds_ok += 1
+            result.unchanged += 1
+            if outcome.ok:
+                outcome = replace(outcome, detail="unchanged since the last run")
+        elif outcome.ok and outcome.body is not None:
+            outcome, items = _parse_outcome(outcome)
+            if items is not None:
                 result.feeds_ok += 1
-                if feed.warning:
-                    outcome = dataclasses.replace(outcome, detail=f"feed warning: {feed.warning}")
-                for item in feed.items:
+                for item in items:
                     seen.setdefault(item.canonical_url, item)
-        if not outcome.ok:
+        if not (outcome.ok or outcome.reason == "not_modified"):
             result.errors.append(f"{outcome.url}: {outcome.reason}")
-        result.outcomes.append(dataclasses.replace(outcome, body=None))
+        elif state is not None:  # remember only feeds that were read (a broken one is retried)
+            result.states.append(state)
+        result.outcomes.append(replace(outcome, body=None))
     result.items = list(seen.values())[:limit]
     return result

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from tasks.encoding import decode_html
 from tasks.records import ExtractedArticle, FeedItem, FetchOutcome, PageResult
 from tasks.urls import canonicalize_url
 
@@ -36,6 +37,7 @@ class PageInput:
 
     url: str  # the URL we fetched (after redirects)
     html: bytes
+    content_type: str | None = None  # the HTTP header, for decoding
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +121,7 @@ def extract_page(page: PageInput) -> ExtractionResult:
 
     try:
         doc = trafilatura.bare_extraction(
-            page.html,
+            decode_html(page.html, page.content_type),
             url=page.url,
             with_metadata=True,
             include_comments=False,
@@ -174,7 +176,11 @@ def extract_many(pages: Sequence[PageInput], pool: Executor | None) -> list[Extr
 
 def pages_to_extract(fetched: Sequence[FetchOutcome]) -> list[PageInput]:
     """The successfully fetched pages, in order, as extraction inputs."""
-    return [PageInput(f.final_url or f.url, f.body) for f in fetched if f.ok and f.body is not None]
+    return [
+        PageInput(f.final_url or f.url, f.body, f.content_type)
+        for f in fetched
+        if f.ok and f.body is not None
+    ]
 
 
 def page_results(

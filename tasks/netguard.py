@@ -7,6 +7,10 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -88,6 +92,37 @@ def resolve(host: str, port: int) -> list[IPAddress]:
     return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
 
 
+def _guarded(base: type[HTTPConnection], policy: NetworkPolicy) -> type[HTTPConnection]:
+    """A connection class that checks the address it actually connected to (whatever DNS said
+    the second time), so a name that rebinds after :func:`check_url` cannot reach a private
+    address."""
+
+    class Guarded(base):  # type: ignore[valid-type,misc]
+        def _new_conn(self) -> socket.socket:
+            sock: socket.socket = super()._new_conn()
+            peer = ipaddress.ip_address(str(sock.getpeername()[0]).split("%", 1)[0])
+            if not policy.allows(peer):
+                sock.close()
+                raise BlockedURL("blocked_address", f"{self.host} connected to non-public {peer}")
+            return sock
+
+    return Guarded
+
+
+def guarded_adapter(policy: NetworkPolicy) -> HTTPAdapter:
+    """A requests adapter whose connections are checked against ``policy`` after connecting."""
+    adapter = HTTPAdapter(max_retries=0)
+
+    class Pool(HTTPConnectionPool):
+        ConnectionCls = _guarded(HTTPConnection, policy)
+
+    class TLSPool(HTTPSConnectionPool):
+        ConnectionCls = _guarded(HTTPSConnection, policy)  # type: ignore[assignment]
+
+    adapter.poolmanager.pool_classes_by_scheme = {"http": Pool, "https": TLSPool}
+    return adapter
+
+
 def check_url(url: str, policy: NetworkPolicy) -> None:
     """Raise :class:`BlockedURL` unless ``url`` is http(s), without userinfo, resolving publicly."""
     parts = urlsplit(url)
@@ -109,7 +144,7 @@ def check_url(url: str, policy: NetworkPolicy) -> None:
     for address in addresses:
         if not policy.allows(address):
             raise BlockedURL(
-                "blocked_private_network",
+                "blocked_address",
                 f"{host} resolves to {address}, which is not a public address "
                 "(set NEWSFLOW_ALLOW_PRIVATE_NETWORKS to allow it)",
             )

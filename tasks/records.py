@@ -36,10 +36,27 @@ class FetchOutcome:
     detail: str | None = None
     body: bytes | None = field(default=None, repr=False)
     started_at: datetime | None = None
+    attempts: int = 1
+    etag: str | None = None
+    last_modified: str | None = None
+    defer_host: bool = False  # the server asked us to come back later than we are willing to wait
 
     @property
     def ok(self) -> bool:
         return self.reason == "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What we remember about a feed between runs, for conditional GET."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    conditional_ok: bool = True  # False once a server's 304 was contradicted by a changed body
+    last_not_modified_at: datetime | None = None
+    last_unconditional_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

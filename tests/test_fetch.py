@@ -35,6 +35,8 @@ def _config(**overrides: Any) -> FetchConfig:
         connect_timeout=1.0,
         read_timeout=1.0,
         total_timeout=5.0,
+        retries=0,  # one request per fetch here; retries are tested in test_fetch_faults.py
+        robots=False,
     )
     return replace(base, **overrides)
 
@@ -139,7 +141,7 @@ def test_fetch_http_404_is_reported_not_retried(server: LoopbackServer) -> None:
     assert server.hits == ["/missing"]
 
 
-def test_fetch_http_500_is_reported_not_retried(server: LoopbackServer) -> None:
+def test_fetch_http_500_is_reported(server: LoopbackServer) -> None:
     server.routes["/boom"] = Route(b"oops", 500, {"Content-Type": "text/html"})
     outcome = _fetch(server.url("/boom"))
 
@@ -202,7 +204,7 @@ def test_fetch_streamed_body_over_cap_is_too_large(server: LoopbackServer) -> No
     assert outcome.body is None
 
 
-def test_fetch_gzip_bomb_is_too_large_quickly(server: LoopbackServer) -> None:
+def test_fetch_gzip_bomb_is_decompression_limit_quickly(server: LoopbackServer) -> None:
     compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)  # gzip framing
     zeros = bytes(1_000_000)
     bomb = b"".join(compressor.compress(zeros) for _ in range(50)) + compressor.flush()
@@ -213,7 +215,7 @@ def test_fetch_gzip_bomb_is_too_large_quickly(server: LoopbackServer) -> None:
     )
     outcome, elapsed = _timed_fetch(server.url("/bomb"), config=_config(max_page_bytes=1_000_000))
 
-    assert outcome.reason == "too_large"
+    assert outcome.reason == "decompression_limit"
     assert elapsed < 2.0
 
 
@@ -242,7 +244,7 @@ def test_fetch_slow_chunked_drip_hits_total_deadline(
     server.routes["/drip"] = _drip(stop, chunked=True, count=100)  # 30 s if read to the end
     outcome, elapsed = _timed_fetch(server.url("/drip"), config=_config(total_timeout=1.0))
 
-    assert outcome.reason == "deadline_exceeded"
+    assert outcome.reason == "timeout"
     assert elapsed < 2.0
 
 
@@ -251,7 +253,7 @@ def test_fetch_slow_drip_hits_total_deadline(server: LoopbackServer, stop: threa
     server.routes["/drip"] = _drip(stop, chunked=False, count=10)
     outcome, elapsed = _timed_fetch(server.url("/drip"), config=_config(total_timeout=1.0))
 
-    assert outcome.reason == "deadline_exceeded"
+    assert outcome.reason == "timeout"
     assert elapsed < 2.0
 
 
@@ -265,7 +267,7 @@ def test_fetch_no_response_headers_is_read_timeout(
     server.routes["/silent"] = silent
     outcome, elapsed = _timed_fetch(server.url("/silent"), config=_config(read_timeout=0.5))
 
-    assert outcome.reason == "read_timeout"
+    assert outcome.reason == "timeout"
     assert elapsed < 2.0
 
 
@@ -280,7 +282,7 @@ def test_fetch_body_stall_is_read_timeout(server: LoopbackServer, stop: threadin
     outcome, elapsed = _timed_fetch(server.url("/stall"), config=_config(read_timeout=0.5))
 
     assert elapsed < 2.0
-    assert outcome.reason == "read_timeout"
+    assert outcome.reason == "timeout"
 
 
 def test_fetch_connection_refused_is_connection_error() -> None:
@@ -288,7 +290,7 @@ def test_fetch_connection_refused_is_connection_error() -> None:
         "http://127.0.0.1:1/", config=_config(network_policy=LOOPBACK_ONLY)
     )
 
-    assert outcome.reason == "connection_error"
+    assert outcome.reason == "conn_error"
     assert outcome.status_code is None
     assert outcome.body is None
     assert outcome.detail
@@ -350,7 +352,7 @@ def test_fetch_redirect_to_disallowed_address_is_blocked(server: LoopbackServer)
     server.routes["/target"] = Route(HTML)
     outcome = _fetch(server.url("/start"), config=_config(network_policy=LOOPBACK_ONLY))
 
-    assert outcome.reason == "blocked_private_network"
+    assert outcome.reason == "blocked_address"
     assert "127.0.0.2" in (outcome.detail or "")
     assert server.hits == ["/start"]
 
@@ -368,7 +370,7 @@ def test_fetch_initial_url_outside_policy_is_blocked_before_connecting(
     server.routes["/page"] = Route(HTML)
     outcome = _fetch(server.url("/page"), config=_config(network_policy=NetworkPolicy()))
 
-    assert outcome.reason == "blocked_private_network"
+    assert outcome.reason == "blocked_address"
     assert server.hits == []
 
 
@@ -402,7 +404,7 @@ def test_fetch_dns_rebinding_never_reaches_private_address(
     )
 
     assert server.hits == []
-    assert outcome.reason == "blocked_private_network"
+    assert outcome.reason == "blocked_address"
 
 
 def test_fetch_ignores_environment_proxies(
@@ -522,7 +524,7 @@ def test_fetch_pages_different_hosts_overlap(server: LoopbackServer) -> None:
 def test_check_url_refuses_non_public_address(url: str) -> None:
     with pytest.raises(BlockedURL) as info:
         check_url(url, NetworkPolicy())
-    assert info.value.reason == "blocked_private_network"
+    assert info.value.reason == "blocked_address"
 
 
 @pytest.mark.parametrize(
@@ -556,7 +558,7 @@ def test_check_url_policy_networks_allow_only_listed_addresses() -> None:
     check_url("http://127.0.0.1:8080/", LOOPBACK_ONLY)
     with pytest.raises(BlockedURL) as info:
         check_url("http://127.0.0.2:8080/", LOOPBACK_ONLY)
-    assert info.value.reason == "blocked_private_network"
+    assert info.value.reason == "blocked_address"
 
 
 def test_check_url_allow_all_policy_allows_loopback() -> None:

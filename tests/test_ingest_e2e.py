@@ -91,20 +91,31 @@ def test_ingest_stores_every_article_once(
         runs = session.scalars(select(IngestRun)).all()
         assert {r.status for r in runs} == {"completed"} and all(r.finished_at for r in runs)
 
-    again = ingest_news(sources_path=str(sources))
+    again = ingest_news(sources_path=str(sources))  # feeds unchanged: zero further work
 
-    assert sum(r.counts.new for r in again) == 0
-    assert sum(r.counts.fetched for r in again) == 0  # known URLs are skipped before fetching
-    assert sum(r.counts.already_stored for r in again) == len(urls) + 1
+    assert [r.status for r in again] == ["completed", "completed"]
+    assert sum(r.counts.feed_items + r.counts.fetched + r.counts.new for r in again) == 0
+
+    # The RSS feed changes: its known URLs are skipped before fetching, only the new one is read.
+    (extra,) = serve_pages(server, corpus_pages(corpus, ["pewresearch.org/pewresearch.org1"]))
+    server.routes["/rss.xml"] = Route(rss_feed("loop rss", [*urls[:5], extra]), headers=RSS)
+    third = ingest_news(source_names=["loop-rss"], sources_path=str(sources))
+
+    assert (third[0].counts.feed_items, third[0].counts.already_stored) == (6, 5)
+    assert (third[0].counts.fetched, third[0].counts.new) == (1, 1)
     with transaction(loopback_env) as session:
-        assert session.scalar(select(func.count()).select_from(Article)) == len(pages)
+        feed_rows = session.scalars(select(Fetch).where(Fetch.kind == "feed")).all()
+        assert len(feed_rows) == 5
+        assert sum(f.detail == "unchanged since the last run" for f in feed_rows) == 2
+    with transaction(loopback_env) as session:
+        assert session.scalar(select(func.count()).select_from(Article)) == len(pages) + 1
         aliases = {u.url: u.article_id for u in session.scalars(select(ArticleURL))}
         assert all(url in aliases for url in urls)
-        assert len(set(aliases.values())) == len(pages)
+        assert len(set(aliases.values())) == len(pages) + 1
         page_fetches = session.scalar(
             select(func.count()).select_from(Fetch).where(Fetch.kind == "page")
         )
-        assert page_fetches == len(pages) + 1  # the shared URL was fetched by both sources once
+        assert page_fetches == len(pages) + 2  # the shared URL was fetched by both sources once
 
 
 def test_ingest_failure_closes_its_running_rows(

@@ -1,0 +1,59 @@
+"""robots.txt per RFC 9309 (Protego): fetched once per host per run, only the first 500 KiB."""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from protego import Protego
+
+from tasks.records import FetchOutcome
+
+ROBOTS_MAX_BYTES = 500 * 1024
+AGENT = "newsflow"
+
+
+@dataclass(frozen=True, slots=True)
+class Robots:
+    """A host's rules: ``parser`` None means everything is allowed; ``deferred`` says why the
+    host must wait for the next run (robots.txt unavailable: 5xx, timeout, ...)."""
+
+    parser: Protego | None = None
+    deferred: str | None = None
+
+    def allows(self, url: str) -> bool:
+        return self.parser is None or bool(self.parser.can_fetch(url, AGENT))
+
+    def crawl_delay(self) -> float:
+        if self.parser is None:
+            return 0.0
+        delay = self.parser.crawl_delay(AGENT)
+        return float(delay) if delay else 0.0
+
+
+def robots_url(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/robots.txt", "", ""))
+
+
+def interpret(outcome: FetchOutcome) -> Robots:
+    """RFC 9309 §2.3.1: 2xx parse; 4xx "unavailable" = allow all; 5xx or no answer = disallow
+    for now (we defer the host to the next run)."""
+    if outcome.ok and outcome.body is not None:
+        body = outcome.body[:ROBOTS_MAX_BYTES]
+        for bom, encoding in (
+            (codecs.BOM_UTF8, "utf-8"),
+            (codecs.BOM_UTF16_LE, "utf-16-le"),
+            (codecs.BOM_UTF16_BE, "utf-16-be"),
+        ):
+            if body.startswith(bom):
+                text = body[len(bom) :].decode(encoding, "replace")
+                break
+        else:
+            text = body.decode("utf-8", "replace")
+        return Robots(parser=Protego.parse(text))
+    status = outcome.status_code
+    if status is not None and 400 <= status < 500:
+        return Robots()
+    return Robots(deferred=f"robots.txt unavailable ({outcome.reason})")
