@@ -6,7 +6,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from prefect import State, allow_failure, flow, get_run_logger
 from prefect.client.schemas.objects import FlowRun
@@ -22,6 +22,8 @@ from tasks.hosts import release_registry
 from tasks.records import RunCounts
 from tasks.sources import SourceConfig, load_sources, select_sources
 
+T = TypeVar("T")
+
 
 @dataclass(slots=True)
 class SourceReport:
@@ -34,6 +36,10 @@ class SourceReport:
 def resolve_sources(names: list[str] | None, sources_path: str | None) -> list[SourceConfig]:
     path = Path(sources_path) if sources_path else Settings().sources
     return select_sources(load_sources(path), names)
+
+
+def batches(values: list[T], size: int) -> list[list[T]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
 
 
 def _result(future: PrefectFuture[Any]) -> Any:
@@ -78,6 +84,22 @@ def _closer(status: str) -> Any:
     return close
 
 
+def _submit_work(
+    source: SourceConfig, run_id: int, run_key: str, discovery: steps.Discovery | None
+) -> list[PrefectFuture[RunCounts]]:
+    """Submit the source's page batches, then its re-check batches, each after the previous."""
+    size = Settings().batch_size
+    work: list[tuple[Any, list[Any]]] = []
+    if discovery is not None:
+        work += [(steps.process_batch, b) for b in batches(discovery.items, size)]
+        work += [(steps.recheck_batch, b) for b in batches(discovery.rechecks, size)]
+    chain: list[PrefectFuture[RunCounts]] = []
+    for step, batch in work:
+        after = [allow_failure(chain[-1])] if chain else []
+        chain.append(step.submit(source, run_id, run_key, batch, wait_for=after))
+    return chain
+
+
 @flow(
     name="ingest-news",
     task_runner=ThreadPoolTaskRunner(max_workers=8),  # type: ignore[arg-type]
@@ -103,18 +125,7 @@ def ingest_news(
     chains: dict[str, list[PrefectFuture[RunCounts]]] = {}
     for source in sources:
         found[source.name] = _result(discoveries[source.name])
-        discovery = found[source.name]
-        items = discovery.items if discovery else []
-        chain: list[PrefectFuture[RunCounts]] = []
-        for start in range(0, len(items), settings.batch_size):
-            batch = items[start : start + settings.batch_size]
-            after = [allow_failure(chain[-1])] if chain else []
-            chain.append(
-                steps.process_batch.submit(
-                    source, runs[source.name], run_key, batch, wait_for=after, return_state=False
-                )
-            )
-        chains[source.name] = chain
+        chains[source.name] = _submit_work(source, runs[source.name], run_key, found[source.name])
     reports = []
     for source in sources:
         report = SourceReport(source.name)

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from flows.ingest import SourceReport
 
-COLUMNS = ("feed_items", "fetched", "new", "already_stored", "duplicates", "failed")
+COLUMNS = ("feed_items", "fetched", "new", "already_stored", "duplicates", "failed", "revised")
 
 
 class ProgressBars:

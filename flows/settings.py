@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     robots: bool = True
     max_crawl_delay: float = Field(60.0, ge=0)
     feed_revalidate_hours: float = Field(24.0, gt=0)
+    near_dup_threshold: float = Field(0.5, gt=0, le=1)
+    near_dup_window_days: float = Field(30.0, gt=0)
+    revision_window_hours: float = Field(48.0, ge=0)
+    revision_interval_hours: float = Field(6.0, ge=0)
+    max_rechecks_per_source: int = Field(100, ge=0)
     batch_size: int = Field(50, ge=1)
     max_items_per_source: int = Field(500, ge=1)
     extract_workers: int = Field(2, ge=0)

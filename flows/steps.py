@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import threading
 from concurrent.futures import Executor
@@ -17,7 +18,8 @@ from prefect.cache_policies import NO_CACHE
 from flows import progress
 from flows.settings import Settings
 from storage import repository
-from tasks.discover import conditional_headers, read_feeds
+from tasks.dedup import best_match
+from tasks.discover import conditional_headers, conditional_headers_for, read_feeds
 from tasks.extract import (
     ExtractionResult,
     PageInput,
@@ -28,7 +30,7 @@ from tasks.extract import (
 )
 from tasks.fetch import fetch_pages
 from tasks.hosts import registry_for
-from tasks.records import FeedItem, FetchOutcome, RunCounts
+from tasks.records import FeedItem, FetchOutcome, Recheck, RunCounts
 from tasks.sources import SourceConfig
 
 log = logging.getLogger("newsflow")
@@ -41,6 +43,7 @@ class Discovery:
     source: str
     run_id: int
     items: list[FeedItem] = field(default_factory=list)
+    rechecks: list[Recheck] = field(default_factory=list)
     counts: RunCounts = field(default_factory=RunCounts)
     feeds_ok: int = 0
     feed_errors: list[str] = field(default_factory=list)
@@ -103,7 +106,14 @@ def discover_source(source: SourceConfig, run_id: int, run_key: str) -> Discover
     result.items = [item for item in feeds.items if item.canonical_url not in known]
     result.counts.feed_items = len(feeds.items)
     result.counts.already_stored = len(feeds.items) - len(result.items)
-    progress.discovered(source.name, len(result.items))
+    result.rechecks = repository.articles_to_recheck(
+        settings.database_url,
+        source.name,
+        now - timedelta(hours=settings.revision_window_hours),
+        now - timedelta(hours=settings.revision_interval_hours),
+        settings.max_rechecks_per_source,
+    )
+    progress.discovered(source.name, len(result.items) + len(result.rechecks))
     return result
 
 
@@ -120,9 +130,31 @@ def process_batch(
     inputs = pages_to_extract(fetched)
     extracted = _extract(inputs, settings.extract_workers)
     pages = page_results(items, fetched, extracted)
-    counts = repository.store_pages(settings.database_url, run_id, pages, extra=robots)
+    near = repository.NearDup(
+        matcher=functools.partial(best_match, threshold=settings.near_dup_threshold),
+        window=timedelta(days=settings.near_dup_window_days),
+    )
+    counts = repository.store_pages(settings.database_url, run_id, pages, extra=robots, near=near)
     counts.fetched = len(inputs)
     progress.advanced(source.name, len(items))
+    return counts
+
+
+@task(name="recheck-batch", cache_policy=NO_CACHE)
+def recheck_batch(
+    source: SourceConfig, run_id: int, run_key: str, rechecks: list[Recheck]
+) -> RunCounts:
+    """Re-fetch recent articles conditionally; a changed text becomes a revision."""
+    settings = Settings()
+    config = settings.fetch_config(source.delay)
+    sent = {r.url: conditional_headers_for(r) for r in rechecks}
+    hosts = registry_for(run_key, config.host_max_failures)
+    fetched = fetch_pages([r.url for r in rechecks], config, hosts=hosts, headers=sent)
+    extracted = _extract(pages_to_extract(fetched), settings.extract_workers)
+    items = [FeedItem(url=r.url, canonical_url=r.url) for r in rechecks]
+    pages = page_results(items, fetched, extracted)
+    counts = repository.apply_rechecks(settings.database_url, run_id, rechecks, pages)
+    progress.advanced(source.name, len(rechecks))
     return counts
 
 

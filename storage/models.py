@@ -8,10 +8,13 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
 )
@@ -82,6 +85,7 @@ class IngestRun(Base):
     already_stored: Mapped[int] = mapped_column(Integer, default=0)
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
+    revised: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
 
 
@@ -106,6 +110,46 @@ class Article(Base):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Near-duplicates: a copy points at the earliest-published article of its story cluster.
+    duplicate_of: Mapped[int | None] = mapped_column(
+        ForeignKey("articles.id", ondelete="SET NULL"), index=True
+    )
+    dedup_method: Mapped[str | None] = mapped_column(String(16))
+    similarity: Mapped[float | None] = mapped_column(Float)
+    minhash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Revisions: validators of the last fetch, when it was last re-checked and last changed.
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(String(64))
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class MinhashBand(Base):
+    """LSH index of article signatures: 25 bands of 5 MinHash rows each."""
+
+    __tablename__ = "minhash_bands"
+
+    band: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    hash: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class ArticleRevision(Base):
+    """An earlier text of an article whose page changed (the article row holds the current one)."""
+
+    __tablename__ = "article_revisions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
+    content_hash: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    replaced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ArticleURL(Base):
@@ -176,7 +220,10 @@ class Fetch(Base):
     """Every HTTP attempt (feed or page) and its outcome as a reason code (``ok`` or why not)."""
 
     __tablename__ = "fetches"
-    __table_args__ = (Index("ix_fetches_reason_fetched_at", "reason", "fetched_at"),)
+    __table_args__ = (
+        Index("ix_fetches_reason_fetched_at", "reason", "fetched_at"),
+        Index("ix_fetches_url", "url"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
@@ -199,6 +246,7 @@ class Fetch(Base):
 __all__ = [
     "Article",
     "ArticleAuthor",
+    "ArticleRevision",
     "ArticleTag",
     "ArticleURL",
     "Author",
@@ -206,6 +254,7 @@ __all__ = [
     "FeedStateRow",
     "Fetch",
     "IngestRun",
+    "MinhashBand",
     "Source",
     "Tag",
 ]

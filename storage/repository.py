@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -14,19 +15,42 @@ from storage.engine import transaction
 from storage.models import (
     Article,
     ArticleAuthor,
+    ArticleRevision,
     ArticleTag,
     ArticleURL,
     Author,
     FeedStateRow,
     Fetch,
     IngestRun,
+    MinhashBand,
     Source,
     Tag,
     utcnow,
 )
-from tasks.records import ExtractedArticle, FeedState, FetchOutcome, PageResult, RunCounts
+from tasks.records import (
+    ExtractedArticle,
+    FeedState,
+    FetchOutcome,
+    PageResult,
+    Recheck,
+    RunCounts,
+)
 
 CHUNK = 500
+# One PostgreSQL advisory lock serializes the near-duplicate decisions of concurrent batches (two
+# workers storing copies of one story must see each other, or they would start two clusters).
+NEAR_DUP_LOCK = 0x6E657773666C6F77  # "newsflow"
+
+# Decides whether a signature matches one of the candidates: (candidate id, similarity) or None.
+Matcher = Callable[[bytes, Sequence[tuple[int, bytes]]], "tuple[int, float] | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class NearDup:
+    """How :func:`store_pages` links near-duplicates: the matcher and the recency window."""
+
+    matcher: Matcher
+    window: timedelta = timedelta(days=30)
 
 
 def _insert(session: Session, table: Any) -> Any:
@@ -73,6 +97,7 @@ def finish_run(
                 already_stored=counts.already_stored,
                 duplicates=counts.duplicates,
                 failed=counts.failed,
+                revised=counts.revised,
             )
         )
 
@@ -185,9 +210,15 @@ def _add_urls(session: Session, article_id: int, urls: Iterable[str]) -> None:
 
 
 def _insert_article(
-    session: Session, source_id: int, run_id: int, article: ExtractedArticle, fetched_at: datetime
+    session: Session,
+    source_id: int,
+    run_id: int,
+    article: ExtractedArticle,
+    fetch: FetchOutcome,
 ) -> int | None:
     """Insert unless the canonical URL or the text is already stored; the new id or ``None``."""
+    fetched_at = fetch.started_at or utcnow()
+    etag, last_modified = fetch.etag, (fetch.last_modified or "")[:64] or None
     values = {
         "source_id": source_id,
         "ingest_run_id": run_id,
@@ -204,6 +235,10 @@ def _insert_article(
         "published_at": article.published_at,
         "fetched_at": fetched_at,
         "created_at": utcnow(),
+        "minhash": article.minhash or None,
+        "etag": etag,
+        "last_modified": last_modified,
+        "checked_at": fetched_at,
     }
     statement = _insert(session, Article).values(values).on_conflict_do_nothing()
     return session.execute(statement.returning(Article.id)).scalar_one_or_none()
@@ -224,6 +259,75 @@ def _link_terms(session: Session, article_id: int, article: ExtractedArticle) ->
         session.execute(_insert(session, ArticleTag).values(rows).on_conflict_do_nothing())
 
 
+def _story_date(session: Session, article_id: int) -> datetime:
+    published, created = session.execute(
+        select(Article.published_at, Article.created_at).where(Article.id == article_id)
+    ).one()
+    return published or created
+
+
+def _find_near_duplicate(
+    session: Session, article: ExtractedArticle, near: NearDup, exclude: int | None = None
+) -> tuple[int, float] | None:
+    """LSH candidates sharing a band, published within the window, verified by the matcher."""
+    when = article.published_at or utcnow()
+    date = func.coalesce(Article.published_at, Article.created_at)
+    bands = or_(
+        *(and_(MinhashBand.band == i, MinhashBand.hash == h) for i, h in enumerate(article.bands))
+    )
+    query = (
+        select(Article.id, Article.minhash)
+        .where(Article.id.in_(select(MinhashBand.article_id).where(bands)))
+        .where(date >= when - near.window, date <= when + near.window)
+    )
+    if exclude is not None:
+        query = query.where(Article.id != exclude)
+    rows = session.execute(query).all()
+    return near.matcher(article.minhash, [(r[0], bytes(r[1] or b"")) for r in rows])
+
+
+def find_near_duplicate(
+    db_url: str, article: ExtractedArticle, near: NearDup
+) -> tuple[int, float] | None:
+    """The stored article ``article`` would be linked to, if any (read-only lookup)."""
+    if not article.bands:
+        return None
+    with transaction(db_url) as session:
+        return _find_near_duplicate(session, article, near)
+
+
+def _link_near_duplicate(
+    session: Session, article_id: int, article: ExtractedArticle, near: NearDup
+) -> bool:
+    """Index the article's LSH bands; if a stored article within the window is a verified
+    near-duplicate, put the new one in its story cluster, whose root is the earliest-published
+    member. True when it was linked."""
+    if not article.bands:
+        return False
+    match = _find_near_duplicate(session, article, near, exclude=article_id)
+    rows = [{"band": i, "hash": h, "article_id": article_id} for i, h in enumerate(article.bands)]
+    session.execute(_insert(session, MinhashBand).values(rows).on_conflict_do_nothing())
+    if match is None:
+        return False
+    when = article.published_at or utcnow()
+    other, score = match
+    root = session.execute(select(Article.duplicate_of).where(Article.id == other)).scalar_one()
+    root = root or other
+    linked = {"dedup_method": "minhash", "similarity": round(score, 4)}
+    if when < _story_date(session, root):  # the new article is the earliest: it becomes the root
+        session.execute(
+            update(Article).where(Article.duplicate_of == root).values(duplicate_of=article_id)
+        )
+        session.execute(
+            update(Article).where(Article.id == root).values(duplicate_of=article_id, **linked)
+        )
+    else:
+        session.execute(
+            update(Article).where(Article.id == article_id).values(duplicate_of=root, **linked)
+        )
+    return True
+
+
 def _existing(session: Session, article: ExtractedArticle) -> tuple[int, bool]:
     """The stored article this one collides with, and whether it is the same URL."""
     same_url = session.execute(
@@ -238,28 +342,38 @@ def _existing(session: Session, article: ExtractedArticle) -> tuple[int, bool]:
 
 
 def store_pages(
-    db_url: str, run_id: int, pages: Sequence[PageResult], extra: Sequence[FetchOutcome] = ()
+    db_url: str,
+    run_id: int,
+    pages: Sequence[PageResult],
+    extra: Sequence[FetchOutcome] = (),
+    near: NearDup | None = None,
 ) -> RunCounts:
     """Store one batch in one transaction: fetch rows (``extra``: robots.txt fetches), new
-    articles, authors, tags, URL aliases.
+    articles, authors, tags, URL aliases, LSH bands and near-duplicate links (``near``).
 
     Idempotent: a page whose canonical URL or text is already stored adds only its URLs as aliases.
+    ``duplicates`` counts exact copies (stored only as aliases) and near-copies (stored, linked).
     """
     counts = RunCounts()
     with transaction(db_url) as session:
         source_id = _run_source(session, run_id)
         session.add_all(_fetch_row(run_id, source_id, o, None) for o in extra)
+        if near is not None and session.get_bind().dialect.name == "postgresql":
+            session.execute(select(func.pg_advisory_xact_lock(NEAR_DUP_LOCK)))
         for page in pages:
             article_id = None
             if page.article is None:
                 counts.failed += 1
             else:
                 article = page.article
-                fetched_at = page.fetch.started_at or utcnow()
-                article_id = _insert_article(session, source_id, run_id, article, fetched_at)
+                article_id = _insert_article(session, source_id, run_id, article, page.fetch)
                 if article_id is not None:
                     counts.new += 1
                     _link_terms(session, article_id, article)
+                    if near is not None and _link_near_duplicate(
+                        session, article_id, article, near
+                    ):
+                        counts.duplicates += 1
                 else:
                     article_id, same_url = _existing(session, article)
                     if same_url:
@@ -280,3 +394,81 @@ def store_pages(
 def article_count(db_url: str) -> int:
     with transaction(db_url) as session:
         return session.execute(select(func.count()).select_from(Article)).scalar_one()
+
+
+def articles_to_recheck(
+    db_url: str, source_name: str, younger_than: datetime, checked_before: datetime, limit: int
+) -> list[Recheck]:
+    """The source's articles stored after ``younger_than`` and not re-checked since
+    ``checked_before``: candidates for a conditional re-fetch (revisions)."""
+    with transaction(db_url) as session:
+        rows = session.execute(
+            select(Article.id, Article.url, Article.etag, Article.last_modified)
+            .join(Source, Source.id == Article.source_id)
+            .where(Source.name == source_name, Article.created_at >= younger_than)
+            .where(or_(Article.checked_at.is_(None), Article.checked_at < checked_before))
+            .order_by(Article.created_at.desc())
+            .limit(limit)
+        ).all()
+    return [Recheck(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def _revise(session: Session, article_id: int, page: PageResult) -> bool:
+    """Replace the article's text with the re-fetched one, keeping the old one as a revision.
+    False (and nothing changed) when the new text is another article's."""
+    new = page.article
+    assert new is not None
+    old = session.get_one(Article, article_id)
+    if old.content_hash == new.content_hash:
+        return False
+    taken = session.execute(
+        select(Article.id).where(Article.content_hash == new.content_hash)
+    ).scalar_one_or_none()
+    if taken is not None:
+        return False
+    session.add(
+        ArticleRevision(
+            article_id=article_id,
+            content_hash=old.content_hash,
+            title=old.title,
+            text=old.text,
+            fetched_at=old.fetched_at,
+            replaced_at=utcnow(),
+        )
+    )
+    fetched_at = page.fetch.started_at or utcnow()
+    old.text, old.content_hash, old.title = new.text, new.content_hash, new.title or old.title
+    old.description = new.description or old.description
+    old.word_count, old.minhash, old.fetched_at = new.word_count, new.minhash or None, fetched_at
+    old.revised_at = fetched_at
+    session.execute(delete(MinhashBand).where(MinhashBand.article_id == article_id))
+    rows = [{"band": i, "hash": h, "article_id": article_id} for i, h in enumerate(new.bands)]
+    if rows:
+        session.execute(_insert(session, MinhashBand).values(rows).on_conflict_do_nothing())
+    return True
+
+
+def apply_rechecks(
+    db_url: str, run_id: int, rechecks: Sequence[Recheck], pages: Sequence[PageResult]
+) -> RunCounts:
+    """Record the re-fetches of ``rechecks`` (``pages`` in the same order) in one transaction: a
+    304 or an unchanged text only marks the article checked; a changed text becomes the current
+    one and the old text an ``article_revisions`` row."""
+    counts = RunCounts()
+    now = utcnow()
+    with transaction(db_url) as session:
+        source_id = _run_source(session, run_id)
+        for recheck, page in zip(rechecks, pages, strict=True):
+            values: dict[str, Any] = {"checked_at": now}
+            if page.fetch.etag or page.fetch.last_modified:
+                values["etag"] = page.fetch.etag
+                values["last_modified"] = (page.fetch.last_modified or "")[:64] or None
+            if page.article is not None and _revise(session, recheck.article_id, page):
+                counts.revised += 1
+            elif not (page.fetch.ok or page.fetch.reason == "not_modified"):
+                counts.failed += 1
+            session.execute(
+                update(Article).where(Article.id == recheck.article_id).values(**values)
+            )
+            session.add(_fetch_row(run_id, source_id, page.fetch, recheck.article_id))
+    return counts

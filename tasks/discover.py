@@ -16,7 +16,7 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from tasks.records import FeedItem, FeedState, FetchOutcome
+from tasks.records import FeedItem, FeedState, FetchOutcome, Recheck
 from tasks.urls import canonicalize_url
 
 _TAG = re.compile(r"<[^>]*>")
@@ -136,6 +136,16 @@ def conditional_headers(
         headers["If-None-Match"] = state.etag
     if state.last_modified:
         headers["If-Modified-Since"] = state.last_modified
+    return headers
+
+
+def conditional_headers_for(recheck: Recheck) -> dict[str, str]:
+    """Validators of an article's last fetch, for its conditional re-fetch."""
+    headers = {}
+    if recheck.etag:
+        headers["If-None-Match"] = recheck.etag
+    if recheck.last_modified:
+        headers["If-Modified-Since"] = recheck.last_modified
     return headers
 
 

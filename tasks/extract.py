@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from tasks.dedup import accept_page_canonical, band_hashes, signature
 from tasks.encoding import decode_html
 from tasks.records import ExtractedArticle, FeedItem, FetchOutcome, PageResult
 from tasks.urls import canonicalize_url
@@ -115,10 +116,22 @@ def _terms(values: Any) -> tuple[str, ...]:
     return tuple(seen.values())
 
 
+def _trafilatura() -> Any:
+    """trafilatura, imported on first use (it is slow to import) without the DependencyWarning
+    its unused downloader raises when PySocks is missing."""
+    import warnings
+
+    import urllib3
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", urllib3.exceptions.DependencyWarning)
+        import trafilatura
+    return trafilatura
+
+
 def extract_page(page: PageInput) -> ExtractionResult:
     """Extract one page; a page with no usable text is a result with a reason, not an error."""
-    import trafilatura
-
+    trafilatura = _trafilatura()
     try:
         doc = trafilatura.bare_extraction(
             decode_html(page.html, page.content_type),
@@ -140,9 +153,12 @@ def extract_page(page: PageInput) -> ExtractionResult:
             page.url, None, "no_extractable_text", f"body has {words} words (< {MIN_WORDS})"
         )
     site_name = _clean_field(data.get("sitename"))
+    sig = signature(text)
+    declared = _clean_field(data.get("url"))  # the page's rel=canonical / og:url
+    canonical = declared if declared and accept_page_canonical(page.url, declared) else page.url
     article = ExtractedArticle(
         url=page.url,
-        canonical_url=canonicalize_url(page.url) or page.url,
+        canonical_url=canonicalize_url(canonical) or canonicalize_url(page.url) or page.url,
         text=text,
         content_hash=content_hash(text),
         title=_clean_field(data.get("title")),
@@ -154,6 +170,8 @@ def extract_page(page: PageInput) -> ExtractionResult:
         image_url=_clean_field(data.get("image")),
         tags=_terms(list(data.get("categories") or []) + list(data.get("tags") or [])),
         word_count=words,
+        minhash=sig,
+        bands=tuple(band_hashes(sig)),
     )
     return ExtractionResult(page.url, article)
 

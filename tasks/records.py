@@ -47,6 +47,16 @@ class FetchOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class Recheck:
+    """A recently stored article due for a conditional re-fetch (revision detection)."""
+
+    article_id: int
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class FeedState:
     """What we remember about a feed between runs, for conditional GET."""
 
@@ -76,6 +86,8 @@ class ExtractedArticle:
     image_url: str | None = None
     tags: tuple[str, ...] = ()
     word_count: int = 0
+    minhash: bytes = b""  # MinHash signature of the text (near-duplicate detection)
+    bands: tuple[int, ...] = ()  # its LSH band hashes
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +109,7 @@ class RunCounts:
     already_stored: int = 0
     duplicates: int = 0
     failed: int = 0
+    revised: int = 0
 
     def add(self, other: RunCounts) -> None:
         self.feed_items += other.feed_items
@@ -105,3 +118,4 @@ class RunCounts:
         self.already_stored += other.already_stored
         self.duplicates += other.duplicates
         self.failed += other.failed
+        self.revised += other.revised

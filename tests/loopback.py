@@ -36,6 +36,7 @@ class LoopbackServer:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out at once (no 40 ms stalls)
 
             def do_GET(self) -> None:
                 server.hits.append(self.path)

@@ -95,6 +95,12 @@ def test_ingest_stores_every_article_once(
 
     assert [r.status for r in again] == ["completed", "completed"]
     assert sum(r.counts.feed_items + r.counts.fetched + r.counts.new for r in again) == 0
+    assert sum(r.counts.revised + r.counts.duplicates for r in again) == 0
+    with transaction(loopback_env) as session:
+        roots = session.scalar(
+            select(func.count()).select_from(Article).where(Article.duplicate_of.is_(None))
+        )
+        assert roots == len(pages)  # distinct stories: one cluster each, no new ones
 
     # The RSS feed changes: its known URLs are skipped before fetching, only the new one is read.
     (extra,) = serve_pages(server, corpus_pages(corpus, ["pewresearch.org/pewresearch.org1"]))

@@ -1,0 +1,93 @@
+"""Near-duplicate fingerprints: MinHash over word 3-shingles, LSH bands, Jaccard estimates, and
+the guard for a page's own idea of its canonical URL.
+
+128 permutations split into 32 bands of 4 rows: two texts whose Jaccard similarity is 0.55 share
+at least one band with probability 0.95 (0.87 at 0.5; datasketch's 25x5 gives only 0.79 at 0.55),
+while unrelated articles (J ~0.05) almost never do. Candidates are then verified against the
+stored signatures (../shared/docs/dedup.md B5-B7), so the threshold itself stays exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+import numpy as np
+
+NUM_PERM = 128
+BANDS = 32
+ROWS = 4
+SHINGLE = 3
+SEED = 1
+_WORD = re.compile(r"\w+")
+
+
+def shingles(text: str, size: int = SHINGLE) -> set[bytes]:
+    """Word ``size``-shingles of the normalized text (case and punctuation ignored)."""
+    words = _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+    if len(words) < size:
+        return {" ".join(words).encode()} if words else set()
+    return {" ".join(words[i : i + size]).encode() for i in range(len(words) - size + 1)}
+
+
+def signature(text: str) -> bytes:
+    """The MinHash signature of ``text``: 128 unsigned 32-bit values, 512 bytes."""
+    from datasketch import MinHash
+
+    minhash = MinHash(num_perm=NUM_PERM, seed=SEED)
+    minhash.update_batch(list(shingles(text)))
+    return np.asarray(minhash.hashvalues, dtype="<u4").tobytes()
+
+
+def band_hashes(sig: bytes) -> list[int]:
+    """One signed 64-bit hash per LSH band (what the ``minhash_bands`` table indexes)."""
+    values = np.frombuffer(sig, dtype="<u4")
+    out = []
+    for band in range(BANDS):
+        chunk = values[band * ROWS : (band + 1) * ROWS].tobytes()
+        digest = hashlib.blake2b(chunk, digest_size=8, person=band.to_bytes(16, "little")).digest()
+        out.append(int.from_bytes(digest, "little", signed=True))
+    return out
+
+
+def similarity(a: bytes, b: bytes) -> float:
+    """Estimated Jaccard similarity of two signatures (share of equal MinHash values)."""
+    left, right = np.frombuffer(a, dtype="<u4"), np.frombuffer(b, dtype="<u4")
+    return float(np.count_nonzero(left == right)) / NUM_PERM
+
+
+def _registrable(host: str) -> str:
+    from courlan import extract_domain
+
+    return str(extract_domain(f"http://{host}/") or host)
+
+
+def accept_page_canonical(fetched_url: str, declared: str | None) -> bool:
+    """A page's rel=canonical / og:url is trusted only on the fetched URL's registrable domain and
+    off the site root (CMS templates often point every page at the home page)."""
+    if not declared:
+        return False
+    try:
+        got, want = urlsplit(fetched_url), urlsplit(declared)
+    except ValueError:
+        return False
+    if want.scheme not in ("http", "https") or not want.hostname or not got.hostname:
+        return False
+    if want.path in ("", "/") and not want.query:
+        return False
+    return _registrable(want.hostname.lower()) == _registrable(got.hostname.lower())
+
+
+def best_match(
+    sig: bytes, candidates: Sequence[tuple[int, bytes]], threshold: float
+) -> tuple[int, float] | None:
+    """The candidate whose stored signature is most similar to ``sig``, if at ``threshold`` or
+    above (LSH candidates are only probable matches: verify before linking)."""
+    scored = [(similarity(sig, other), ident) for ident, other in candidates if other]
+    if not scored:
+        return None
+    best, ident = max(scored)
+    return (ident, best) if best >= threshold else None
