@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import codecs
 import hashlib
 import html
 import io
@@ -20,6 +21,7 @@ from tasks.records import FeedItem, FeedState, FetchOutcome, Recheck
 from tasks.urls import canonicalize_url
 
 _TAG = re.compile(r"<[^>]*>")
+MAX_TITLE = 500  # characters kept of a feed item's title
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,31 @@ class FeedParseError(Exception):
     """The document is not a feed at all; ``reason`` is a machine-readable code."""
 
     reason = "feed_unparseable"
+
+
+_UTF16 = (
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+    (b"<\x00?\x00", "utf-16-le"),
+    (b"\x00<\x00?", "utf-16-be"),
+)
+_DOCTYPE_WITH_ENTITIES = re.compile(rb"<!DOCTYPE[^\[>]*\[[^\]]*<!ENTITY.*?\]\s*>", re.S | re.I)
+_XML_ENCODING = re.compile(rb"(<\?xml[^>]*?encoding\s*=\s*)([\"'])[^\"']*\2")
+
+
+def without_entity_declarations(body: bytes) -> bytes:
+    """The document without a DOCTYPE that declares entities: feedparser would keep "safe"
+    entities, and a few KB of flat ones expand to hundreds of MB (quadratic blowup). UTF-16
+    documents are re-encoded as UTF-8 first so the same rule applies."""
+    for prefix, encoding in _UTF16:
+        if body.startswith(prefix):
+            text = body.decode(encoding, "replace").lstrip("\ufeff").encode("utf-8")
+            body = _XML_ENCODING.sub(rb"\1\2utf-8\2", text, count=1)
+            break
+    head, tail = body[:65536], body[65536:]
+    if b"<!ENTITY" not in head.upper():
+        return body
+    return _DOCTYPE_WITH_ENTITIES.sub(b"", head, count=1) + tail
 
 
 def _entry_link(entry: Any) -> str | None:
@@ -53,7 +80,7 @@ def _plain(value: Any) -> str | None:
     if not value:
         return None
     text = html.unescape(_TAG.sub("", str(value))).strip()
-    return " ".join(text.split()) or None
+    return " ".join(text.split())[:MAX_TITLE] or None
 
 
 def _entry_date(entry: Any) -> datetime | None:
@@ -78,7 +105,9 @@ def parse_feed(
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
-    parsed = feedparser.parse(io.BytesIO(body), response_headers=headers)
+    parsed = feedparser.parse(
+        io.BytesIO(without_entity_declarations(body)), response_headers=headers
+    )
     warning = None
     if parsed.get("bozo") and not isinstance(parsed.bozo_exception, feedparser.NonXMLContentType):
         warning = f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}"[:300]

@@ -17,16 +17,51 @@ _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE)
 _XML_DECL = re.compile(rb"^\s*<\?xml[^>]+encoding\s*=\s*[\"']([\w.:-]+)", re.IGNORECASE)
 # WHATWG: these labels mean windows-1252; a UTF-8 body under them is a server misconfiguration.
-_LATIN1_CODECS = {"iso8859-1", "ascii", "cp1252"}
+_LATIN1_CODECS = {"cp1252"}  # after _codec's WHATWG mapping (latin-1 and ascii labels included)
+# Encodings detection may pick for an undeclared page: web encodings, not DOS code pages.
+_WEB_ENCODINGS = [
+    "utf_8",
+    "cp1252",
+    "cp1250",
+    "cp1251",
+    "cp1253",
+    "cp1254",
+    "cp1255",
+    "cp1256",
+    "cp1257",
+    "iso8859_2",
+    "iso8859_15",
+    "koi8_r",
+    "gb18030",
+    "big5",
+    "cp932",
+    "euc_jp",
+    "cp949",
+]
+
+
+# WHATWG Encoding Standard: labels whose browser meaning is a superset of Python's codec.
+_WHATWG = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "iso8859-9": "cp1254",
+    "tis-620": "cp874",
+    "iso8859-11": "cp874",
+    "euc_kr": "cp949",
+    "shift_jis": "cp932",
+    "ascii": "cp1252",
+    "iso8859-1": "cp1252",
+}
 
 
 def _codec(label: str | None) -> str | None:
     if not label:
         return None
     try:
-        return codecs.lookup(label.strip().lower()).name
+        name = codecs.lookup(label.strip().lower()).name
     except LookupError:
         return None
+    return _WHATWG.get(name, name)
 
 
 def header_charset(content_type: str | None) -> str | None:
@@ -62,14 +97,14 @@ def sniff_encoding(body: bytes, content_type: str | None) -> tuple[str, str]:
             return "utf-8", f"{origin} (latin-1 label on a UTF-8 body)"
         if name == "utf-8" and not _is_utf8(body):
             continue  # a false UTF-8 label: let the next declaration or detection decide
-        return ("cp1252" if name in _LATIN1_CODECS else name), origin
+        return name, origin
     if _is_utf8(body):
         return "utf-8", "detected"
     from charset_normalizer import from_bytes
 
-    best = from_bytes(body[:200_000]).best()
-    if best is not None:
-        return _codec(best.encoding) or "utf-8", "detected"
+    best = from_bytes(body[:200_000], cp_isolation=_WEB_ENCODINGS).best()
+    if best is not None and len(body) >= 200:  # too short a text is no evidence: browser default
+        return _codec(best.encoding) or "cp1252", "detected"
     return "cp1252", "default"
 
 

@@ -9,8 +9,11 @@ server. :func:`fetch_pages` adds politeness, robots.txt and the per-host circuit
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import random
+import socket
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -18,13 +21,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urljoin
 
 import requests
 import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from tasks.hosts import HostRegistry, host_key
-from tasks.netguard import BlockedURL, NetworkPolicy, check_url, guarded_adapter
+from tasks.netguard import BlockedURL, NetworkPolicy, check_url, guarded
 from tasks.records import FetchOutcome
 from tasks.robots import ROBOTS_MAX_BYTES, interpret, robots_url
 
@@ -32,6 +39,7 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 CHUNK = 64 * 1024
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 RETRY_REASONS = frozenset({"conn_error", "timeout", "dns_error"})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +69,64 @@ class _Abort(Exception):
         self.detail = detail
 
 
+class _NoRedirectSession(requests.Session):
+    """A session that never resolves redirects itself: even with ``allow_redirects=False``
+    requests reads (and decompresses) a 3xx body to prepare the next hop; we follow hops by hand
+    and never read their bodies."""
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        return None
+
+
+_deadline = threading.local()  # the current attempt's deadline (time.monotonic()), per thread
+
+
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _with_deadline(base: type[HTTPConnection]) -> type[HTTPConnection]:
+    """A connection class that cuts the socket when the attempt's deadline passes while waiting
+    for the status line and headers (a server dripping headers never trips the read timeout)."""
+
+    class Deadlined(base):  # type: ignore[valid-type,misc]
+        def getresponse(self) -> Any:
+            at = getattr(_deadline, "at", None)
+            timer = None
+            if at is not None and self.sock is not None:
+                timer = threading.Timer(max(0.0, at - time.monotonic()), _shutdown, (self.sock,))
+                timer.daemon = True
+                timer.start()
+            try:
+                return super().getresponse()
+            finally:
+                if timer is not None:
+                    timer.cancel()
+
+    return Deadlined
+
+
+def _adapter(policy: NetworkPolicy) -> HTTPAdapter:
+    """Connections re-checked after connecting (netguard) and bound by the attempt's deadline."""
+    adapter = HTTPAdapter(max_retries=0)
+
+    class Pool(HTTPConnectionPool):
+        ConnectionCls = _with_deadline(guarded(HTTPConnection, policy))
+
+    class TLSPool(HTTPSConnectionPool):
+        ConnectionCls = _with_deadline(guarded(HTTPSConnection, policy))  # type: ignore[assignment]
+
+    adapter.poolmanager.pool_classes_by_scheme = {"http": Pool, "https": TLSPool}
+    return adapter
+
+
 def make_session(config: FetchConfig) -> requests.Session:
-    session = requests.Session()
+    session = _NoRedirectSession()
     session.trust_env = False  # no proxies or netrc from the environment
-    if not config.network_policy.allow_all:
-        adapter = guarded_adapter(config.network_policy)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
+    adapter = _adapter(config.network_policy)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
     session.headers["User-Agent"] = config.user_agent
     session.headers["Accept-Encoding"] = "gzip, deflate"
     return session
@@ -165,7 +224,9 @@ def _get(
             headers={"Accept": _accept(kind), **headers},
         )
         with response:
-            if response.is_redirect and "Location" in response.headers:
+            if time.monotonic() >= deadline:  # the watchdog cut the headers short
+                raise _Abort("timeout", "headers took longer than the total deadline")
+            if response.status_code in _REDIRECTS and "Location" in response.headers:
                 current = urljoin(current, response.headers["Location"])
                 continue
             if response.status_code == 304 and headers:
@@ -203,13 +264,17 @@ def _attempt(
     """One try (redirects included): the outcome and the server's Retry-After, if any."""
     started_at = datetime.now(UTC)
     start = time.monotonic()
+    deadline = start + config.total_timeout
+    _deadline.at = deadline
     try:
-        got = _get(session, url, kind, config, start + config.total_timeout, headers)
+        got = _get(session, url, kind, config, deadline, headers)
     except (BlockedURL, _Abort) as exc:
         reason, detail = exc.reason, exc.detail
     except Exception as exc:  # one bad server never stops a run: classify and record
         reason = next((r for t, r in _EXCEPTION_REASONS if isinstance(exc, t)), "fetch_error")
         detail = f"{type(exc).__name__}: {exc}"
+        if time.monotonic() >= deadline:  # our watchdog cut the connection
+            reason, detail = "timeout", f"response took longer than the total deadline ({detail})"
     else:
         reason = {200: "ok", 304: "not_modified"}.get(got.status, f"http_{got.status}")
         outcome = FetchOutcome(
@@ -228,6 +293,8 @@ def _attempt(
             detail=None if got.status in (200, 304) else str(got.status),
         )
         return outcome, retry_after_seconds(got.headers.get("Retry-After"))
+    finally:
+        _deadline.at = None
     outcome = FetchOutcome(
         url=url,
         kind=kind,
@@ -257,13 +324,13 @@ def fetch(
     for attempt in range(config.retries + 1):
         outcome, retry_after = _attempt(session, url, kind, config, headers or {})
         outcome = replace(outcome, attempts=attempt + 1)
+        if retry_after is not None and retry_after > config.retry_after_max:
+            detail = f"Retry-After {retry_after:.0f}s exceeds {config.retry_after_max:.0f}s"
+            return replace(outcome, defer_host=True, detail=detail)
         if not _retryable(outcome) or attempt == config.retries:
             return outcome
         wait = config.backoff * (2**attempt) * (1 + random.random() / 2)  # noqa: S311 - jitter
         if retry_after is not None:
-            if retry_after > config.retry_after_max:
-                detail = f"Retry-After {retry_after:.0f}s exceeds {config.retry_after_max:.0f}s"
-                return replace(outcome, defer_host=True, detail=detail)
             wait = max(wait, retry_after)
         time.sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover

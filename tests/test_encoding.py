@@ -122,16 +122,11 @@ GB2312_LABEL = Case(
     "gb18030",
     CHINESE,
 )
-GB2312_XFAIL = pytest.mark.xfail(
-    strict=True,
-    reason="tasks/encoding.py _codec() maps the label gb2312 to Python's strict gb2312 codec; "
-    "WHATWG (and feedparser) decode it as GBK/gb18030, so 镕 (GBK-only) becomes U+FFFD",
-)
 
 
 def _all_cases() -> list[pytest.ParameterSet]:
     params = [pytest.param(case, id=name) for name, case in CASES.items()]
-    params.append(pytest.param(GB2312_LABEL, id="gb2312-label-gb18030-text", marks=GB2312_XFAIL))
+    params.append(pytest.param(GB2312_LABEL, id="gb2312-label-gb18030-text"))
     return params
 
 
@@ -195,12 +190,6 @@ def test_e2_short_snippet_with_correct_declaration_is_not_mis_decoded(
     assert f"<p>{text}</p>" in decoded
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tasks/encoding.py sniff_encoding() takes charset_normalizer's guess for an undeclared "
-    "non-UTF-8 body whatever it is: a short windows-1252 snippet comes back as cp775 (a DOS "
-    "code page no browser uses) instead of the WHATWG default windows-1252",
-)
 def test_e2_short_undeclared_cp1252_snippet_falls_back_to_windows_1252() -> None:
     body = "<p>Café – “quoted” €5</p>".encode("cp1252")
 
@@ -254,7 +243,7 @@ SHORT_PAGES = {
 def _end_to_end_cases() -> list[pytest.ParameterSet]:
     cases = {**CASES, **SHORT_PAGES}
     params = [pytest.param(case, id=name) for name, case in cases.items()]
-    params.append(pytest.param(GB2312_LABEL, id="gb2312-label-gb18030-text", marks=GB2312_XFAIL))
+    params.append(pytest.param(GB2312_LABEL, id="gb2312-label-gb18030-text"))
     return params
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tasks.fetch import FetchConfig, fetch, fetch_pages, make_session
-from tasks.netguard import BlockedURL, NetworkPolicy, check_url
+from tasks.netguard import WEB_PORTS, BlockedURL, NetworkPolicy, check_url
 from tasks.records import FetchOutcome
 from tests.loopback import LoopbackServer, Route
 
@@ -400,7 +400,8 @@ def test_fetch_dns_rebinding_never_reaches_private_address(
     monkeypatch.setattr(socket.socket, "connect", connect)
     server.routes["/secret"] = Route(HTML)
     outcome = _fetch(
-        f"http://rebind.invalid:{port}/secret", config=_config(network_policy=NetworkPolicy())
+        f"http://rebind.invalid:{port}/secret",
+        config=_config(network_policy=NetworkPolicy(ports=WEB_PORTS | {port})),
     )
 
     assert server.hits == []

@@ -408,11 +408,6 @@ def test_n2_black_holed_connect_fails_within_connect_timeout(
 # === N3: slow-loris (the body drip is in test_fetch.py; here the headers drip) ===================
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="total deadline is checked only while reading the body (tasks/fetch.py _read_body): "
-    "a server dripping its status line and headers keeps session.get() waiting well past it",
-)
 def test_n3_headers_dripped_byte_by_byte_hit_total_deadline(raw: RawServer) -> None:
     response = head(200, [("Content-Type", "text/html"), ("Content-Length", "2")]) + b"ok"
     raw.routes["/slow"] = drip(response, 0.03, raw.stop)  # ~80 bytes: 2.4 s for the headers
@@ -484,11 +479,6 @@ def test_n4_huge_retry_after_defers_the_host_without_sleeping(
     assert "/next" not in server.hits
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tasks/fetch.py fetch() checks Retry-After only when another attempt is left: a huge "
-    "Retry-After on the last attempt (or with retries=0) does not defer the host",
-)
 def test_n4_huge_retry_after_on_the_last_attempt_still_defers_the_host(
     server: LoopbackServer,
 ) -> None:
@@ -1180,12 +1170,6 @@ def test_s4_short_chain_of_gzip_is_decoded(raw: RawServer) -> None:
 # === S5: compression bomb in a redirect body =====================================================
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="requests' Session.send() with allow_redirects=False still calls resolve_redirects(), "
-    "which reads resp.content of the 3xx (inflating the whole body, no cap) before "
-    "tasks/fetch.py _get() sees the response",
-)
 def test_s5_bomb_in_redirect_body_is_not_decompressed(
     raw: RawServer, decoded: DecodedBytes
 ) -> None:
@@ -1350,11 +1334,6 @@ def test_r5_embedded_nul_in_host_is_not_fetched(
     assert server.hits == ["/ok"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tasks/netguard.py check_url() has no port rule: checklist R5 expects well-known "
-    "service ports such as 22 (ssh) and 6379 (redis) to be refused",
-)
 @pytest.mark.parametrize("port", [22, 6379])
 def test_r5_service_ports_are_refused(port: int) -> None:
     with pytest.raises(BlockedURL):

@@ -284,7 +284,7 @@ def prefect_server(processes: Processes, tmp_path: Path) -> str:
     return api
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(180)
 def test_serve_schedules_runs_and_stops_cleanly(
     prefect_server: str,
     processes: Processes,
@@ -323,7 +323,7 @@ def test_serve_schedules_runs_and_stops_cleanly(
         if serve.poll() is not None:
             pytest.fail(f"newsflow serve exited with {serve.returncode}:\n{tail(log)}")
 
-    with httpx.Client(base_url=api, timeout=15) as client:
+    with httpx.Client(base_url=api, timeout=30) as client:
 
         def deployments() -> dict[str, dict[str, Any]]:
             response = client.post(
