@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from prefect import State, allow_failure, flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
 from prefect.client.schemas.objects import FlowRun
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
+from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import steps
+from flows.report import markdown_summary
 from flows.settings import Settings
 from storage import repository
 from storage.migrate import ensure_schema
@@ -115,6 +119,7 @@ def ingest_news(
 
     Sources run concurrently; the batches of one source run one after another (politeness).
     """
+    started = time.monotonic()
     settings = Settings()
     sources = resolve_sources(source_names, sources_path)
     ensure_schema(settings.database_url)
@@ -135,5 +140,27 @@ def ingest_news(
         )
         reports.append(report)
     release_registry(run_key)
-    get_run_logger().info("ingest finished: %s", [(r.source, r.status) for r in reports])
+    return _conclude(reports, runs, time.monotonic() - started, settings.fail_share)
+
+
+def _conclude(
+    reports: list[SourceReport], runs: dict[str, int], seconds: float, fail_share: float
+) -> list[SourceReport]:
+    """Publish the run's summary artifact; the run fails when at least ``fail_share`` of its
+    sources failed (its reports are still the state's data)."""
+    failures = repository.failures_by_reason(Settings().database_url, list(runs.values()))
+    by_source = {name: failures.get(run_id, {}) for name, run_id in runs.items()}
+    create_markdown_artifact(
+        markdown_summary(reports, by_source, seconds),
+        key="ingest-summary",
+        description="newsflow ingest: per-source counts and failures by reason",
+    )
+    failed = sum(r.status == "failed" for r in reports)
+    get_run_logger().info("ingest finished: %d of %d source(s) failed", failed, len(reports))
+    if reports and failed / len(reports) >= fail_share:
+        # A flow that returns a State ends in it: Failed, with the reports as its data.
+        state: State[Any] = Failed(
+            message=f"{failed} of {len(reports)} source(s) failed", data=reports
+        )
+        return cast(list[SourceReport], state)
     return reports

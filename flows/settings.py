@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     revision_window_hours: float = Field(48.0, ge=0)
     revision_interval_hours: float = Field(6.0, ge=0)
     max_rechecks_per_source: int = Field(100, ge=0)
+    fail_share: float = Field(1.0, gt=0, le=1)
     batch_size: int = Field(50, ge=1)
     max_items_per_source: int = Field(500, ge=1)
     extract_workers: int = Field(2, ge=0)
@@ -107,6 +108,7 @@ PREFECT_DEFAULTS = {
     "PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL": "WARNING",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
     "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
+    "PREFECT_LOGGING_EXTRA_LOGGERS": "newsflow",
 }
 
 

@@ -114,6 +114,22 @@ def abandon_runs(db_url: str, flow_run_id: str, status: str, error: str) -> int:
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def failures_by_reason(db_url: str, run_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """Per ingest run: how many fetches ended with each failure reason."""
+    ok = ("ok", "not_modified")
+    with transaction(db_url) as session:
+        rows = session.execute(
+            select(Fetch.ingest_run_id, Fetch.reason, func.count())
+            .where(Fetch.ingest_run_id.in_(list(run_ids)), Fetch.reason.not_in(ok))
+            .where(or_(Fetch.kind != "robots", Fetch.status_code.is_(None)))
+            .group_by(Fetch.ingest_run_id, Fetch.reason)
+        ).all()
+    out: dict[int, dict[str, int]] = {}
+    for run_id, reason, count in rows:
+        out.setdefault(int(run_id or 0), {})[str(reason)] = int(count)
+    return out
+
+
 def known_urls(db_url: str, urls: Sequence[str]) -> set[str]:
     """Which of ``urls`` an article was already stored under (checked before fetching)."""
     found: set[str] = set()

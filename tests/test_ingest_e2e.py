@@ -152,3 +152,59 @@ def test_ingest_failure_closes_its_running_rows(
         (run,) = session.scalars(select(IngestRun)).all()
         assert run.status == "failed" and run.finished_at is not None
         assert run.error and "database went away" in run.error
+
+
+def test_ingest_publishes_a_summary_and_fails_past_the_threshold(
+    sqlite_url: str,
+    server: LoopbackServer,
+    corpus: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterKey,
+    )
+
+    from flows.ingest import ingest_news
+    from storage.migrate import upgrade
+
+    upgrade(sqlite_url)
+    for key, value in {
+        "NEWSFLOW_DATABASE_URL": sqlite_url,
+        "NEWSFLOW_ALLOW_PRIVATE_NETWORKS": "127.0.0.0/8",
+        "NEWSFLOW_FETCH_DELAY": "0",
+        "NEWSFLOW_FAIL_SHARE": "0.5",  # one of two sources failing fails the run
+    }.items():
+        monkeypatch.setenv(key, value)
+    urls = list(serve_pages(server, corpus_pages(corpus, FULL_TEXT[:1])))
+    server.routes["/rss.xml"] = Route(
+        rss_feed("loop rss", [*urls, server.url("/gone")]), headers=RSS
+    )
+    sources = write_sources(
+        tmp_path / "sources.yaml",
+        {"good": [server.url("/rss.xml")], "broken": [server.url("/missing.xml")]},
+    )
+
+    state = ingest_news(sources_path=str(sources), return_state=True)
+
+    assert state.is_failed() and "1 of 2 source(s) failed" in (state.message or "")
+    reports = state.result(raise_on_failure=False)
+    assert isinstance(reports, list)
+    assert [(r.source, r.status, r.counts.new) for r in reports] == [
+        ("good", "completed", 1),
+        ("broken", "failed", 0),
+    ]
+    run_id = state.state_details.flow_run_id
+    with get_client(sync_client=True) as client:
+        (artifact,) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=["ingest-summary"]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]),
+            )
+        )
+    markdown = str(artifact.data)
+    assert "| good | completed |" in markdown and "| broken | failed |" in markdown
+    assert "http_404 1" in markdown  # failures by reason, per source
