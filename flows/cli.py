@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from flows import cli_analytics
+from flows.cli_search import search
 from flows.settings import Settings, apply_prefect_defaults, redact_url
 from tasks.sources import SourceConfig, SourcesError, load_sources, select_sources
 
@@ -101,6 +103,10 @@ def serve(sources: SourcesOption = None) -> None:
     _prepare_database(Settings().database_url)
     console.print(f"serving {len(selected)} deployment(s) against {api_url}", highlight=False)
     serve_sources(selected, path.resolve())
+
+
+app.command()(search)
+cli_analytics.register(app)
 
 
 @db_app.command("upgrade")

@@ -7,12 +7,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
+_READ_ONLY = "newsflow_read_only"
 
 
 def is_sqlite(url: str) -> bool:
@@ -32,8 +33,12 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin(connection: Any) -> None:
     # Take the write lock up front: a deferred transaction that reads and then writes fails at
     # once with "database is locked" when another writer committed in between; an immediate one
-    # waits for the busy timeout instead.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # waits for the busy timeout instead. Read-only connections (see ``reading``) begin deferred:
+    # a snapshot that never holds the write lock, so a long export does not stall ingestion.
+    if connection.get_execution_options().get(_READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _create(url: str) -> Engine:
@@ -66,3 +71,16 @@ def transaction(url: str) -> Iterator[Session]:
     """A session in one transaction: committed on success, rolled back on any error."""
     with Session(get_engine(url), expire_on_commit=False) as session, session.begin():
         yield session
+
+
+@contextmanager
+def reading(url: str) -> Iterator[Connection]:
+    """A connection for reads, in one read-only transaction (one consistent snapshot), rolled
+    back at the end. SQLite: deferred, so it never takes the write lock; PostgreSQL:
+    ``READ ONLY``. Pass ``stream_results``/``yield_per`` to stream large results."""
+    engine = get_engine(url)
+    options: dict[str, Any] = {_READ_ONLY: True}
+    if not is_sqlite(url):
+        options["postgresql_readonly"] = True
+    with engine.connect().execution_options(**options) as connection:
+        yield connection

@@ -125,7 +125,7 @@ class Article(Base):
 
 
 class MinhashBand(Base):
-    """LSH index of article signatures: 25 bands of 5 MinHash rows each."""
+    """LSH index of article signatures: 32 bands of 4 MinHash rows each (tasks/dedup.py)."""
 
     __tablename__ = "minhash_bands"
 

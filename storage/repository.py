@@ -11,7 +11,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from storage.engine import transaction
+from storage.engine import reading, transaction
 from storage.models import (
     Article,
     ArticleAuthor,
@@ -308,7 +308,7 @@ def find_near_duplicate(
     """The stored article ``article`` would be linked to, if any (read-only lookup)."""
     if not article.bands:
         return None
-    with transaction(db_url) as session:
+    with reading(db_url) as connection, Session(bind=connection) as session:
         return _find_near_duplicate(session, article, near)
 
 
