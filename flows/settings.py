@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     revision_interval_hours: float = Field(6.0, ge=0)
     max_rechecks_per_source: int = Field(100, ge=0)
     fail_share: float = Field(1.0, gt=0, le=1)
+    stale_run_minutes: float = Field(60.0, gt=0)
     batch_size: int = Field(50, ge=1)
     max_items_per_source: int = Field(500, ge=1)
     extract_workers: int = Field(2, ge=0)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import atexit
 import functools
 import logging
+import os
+import socket
 import threading
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
@@ -82,9 +84,35 @@ def _extract(pages: list[PageInput], workers: int) -> list[ExtractionResult]:
         return extract_many(pages, None)
 
 
+def process_is_dead(
+    host: str | None, pid: int | None, heartbeat: datetime | None, stale_after: timedelta
+) -> bool:
+    """A run's process is gone when it ran on this machine and its pid no longer exists, or when
+    it has not shown life (a stored batch) for ``stale_after``."""
+    if host == socket.gethostname() and pid is not None and pid != os.getpid():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False  # alive, someone else's
+        return False
+    return heartbeat is None or datetime.now(UTC) - heartbeat > stale_after
+
+
 @task(name="start-run", cache_policy=NO_CACHE)
 def start_run(source: str, flow_run_id: str | None) -> int:
-    return repository.start_run(Settings().database_url, source, flow_run_id)
+    """Close the source's runs whose process died, then open this run's row."""
+    settings = Settings()
+    stale = timedelta(minutes=settings.stale_run_minutes)
+    closed = repository.close_dead_runs(
+        settings.database_url, source, functools.partial(process_is_dead, stale_after=stale)
+    )
+    if closed:
+        log.warning("%s: marked %d run(s) whose process was gone as crashed", source, closed)
+    return repository.start_run(
+        settings.database_url, source, flow_run_id, socket.gethostname(), os.getpid()
+    )
 
 
 @task(name="discover-source", cache_policy=NO_CACHE)

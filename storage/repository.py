@@ -70,11 +70,24 @@ def ensure_source(session: Session, name: str) -> int:
     return session.execute(select(Source.id).where(Source.name == name)).scalar_one()
 
 
-def start_run(db_url: str, source_name: str, flow_run_id: str | None) -> int:
-    """Create the ``ingest_runs`` row (status ``running``) and return its id."""
+def start_run(
+    db_url: str,
+    source_name: str,
+    flow_run_id: str | None,
+    host: str | None = None,
+    pid: int | None = None,
+) -> int:
+    """Create the ``ingest_runs`` row (status ``running``, with who runs it) and return its id."""
     with transaction(db_url) as session:
         source_id = ensure_source(session, source_name)
-        run = IngestRun(source_id=source_id, flow_run_id=flow_run_id, status="running")
+        run = IngestRun(
+            source_id=source_id,
+            flow_run_id=flow_run_id,
+            status="running",
+            host=host,
+            pid=pid,
+            heartbeat_at=utcnow(),
+        )
         session.add(run)
         session.flush()
         return run.id
@@ -100,6 +113,33 @@ def finish_run(
                 revised=counts.revised,
             )
         )
+
+
+# Says whether the process behind a ``running`` row is gone: (host, pid, last heartbeat).
+IsDead = Callable[[str | None, int | None, datetime | None], bool]
+
+
+def close_dead_runs(db_url: str, source_name: str, is_dead: IsDead) -> int:
+    """Mark the source's ``running`` rows whose process is gone (killed, machine lost) as
+    ``crashed``, so no run stays "running" forever; returns how many."""
+    with transaction(db_url) as session:
+        rows = session.execute(
+            select(IngestRun.id, IngestRun.host, IngestRun.pid, IngestRun.heartbeat_at)
+            .join(Source, Source.id == IngestRun.source_id)
+            .where(Source.name == source_name, IngestRun.status == "running")
+        ).all()
+        dead = [r[0] for r in rows if is_dead(r[1], r[2], r[3])]
+        if dead:
+            session.execute(
+                update(IngestRun)
+                .where(IngestRun.id.in_(dead))
+                .values(status="crashed", finished_at=utcnow(), error="its process was gone")
+            )
+        return len(dead)
+
+
+def _heartbeat(session: Session, run_id: int) -> None:
+    session.execute(update(IngestRun).where(IngestRun.id == run_id).values(heartbeat_at=utcnow()))
 
 
 def abandon_runs(db_url: str, flow_run_id: str, status: str, error: str) -> int:
@@ -373,6 +413,7 @@ def store_pages(
     counts = RunCounts()
     with transaction(db_url) as session:
         source_id = _run_source(session, run_id)
+        _heartbeat(session, run_id)
         session.add_all(_fetch_row(run_id, source_id, o, None) for o in extra)
         if near is not None and session.get_bind().dialect.name == "postgresql":
             session.execute(select(func.pg_advisory_xact_lock(NEAR_DUP_LOCK)))
@@ -474,6 +515,7 @@ def apply_rechecks(
     now = utcnow()
     with transaction(db_url) as session:
         source_id = _run_source(session, run_id)
+        _heartbeat(session, run_id)
         for recheck, page in zip(rechecks, pages, strict=True):
             values: dict[str, Any] = {"checked_at": now}
             if page.fetch.etag or page.fetch.last_modified:

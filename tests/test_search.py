@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, event, select
+from sqlalchemy import delete, event, select, text
 
 from storage import repository
 from storage.engine import get_engine, transaction
@@ -32,6 +32,7 @@ from tasks.extract import content_hash
 from tasks.records import ExtractedArticle, FeedItem, FetchOutcome, PageResult, Recheck
 
 NEWSFLOW = Path(sys.executable).with_name("newsflow")
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
 FILLER = "The weather stayed mild and the markets were quiet for most of the week. "
 HOSTILE = [
     'he said "x" OR (',
@@ -209,7 +210,25 @@ def test_search_follows_updates_and_deletes(news: str) -> None:
 
 def test_search_finds_articles_stored_before_the_migration(db_url: str) -> None:
     upgrade(db_url, "0004")
-    store(db_url, "news", art("https://n.example/old", f"{FILLER} The ferry left.", "Old news"))
+    # Rows as revision 0004 knew them (the models have moved on since): plain SQL.
+    with get_engine(db_url).begin() as conn:
+        conn.execute(
+            text("INSERT INTO sources (name, created_at) VALUES ('news', :now)"),
+            {"now": NOW},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO articles (source_id, url, canonical_url, content_hash, title, text,"
+                " word_count, fetched_at, created_at) SELECT id, :u, :u, :h, 'Old news', :t, 60,"
+                " :now, :now FROM sources WHERE name = 'news'"
+            ),
+            {
+                "u": "https://n.example/old",
+                "h": "0" * 64,
+                "t": f"{FILLER} The ferry left.",
+                "now": NOW,
+            },
+        )
     with pytest.raises(SearchUnavailable, match="newsflow db upgrade"):
         search(db_url, "ferry")
 

@@ -1,0 +1,64 @@
+"""Runs whose process died (kill -9, lost machine) are marked crashed, never left running."""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+import subprocess
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+
+from flows.steps import process_is_dead
+from storage import repository
+from storage.engine import transaction
+from storage.models import IngestRun
+
+STALE = timedelta(minutes=60)
+is_dead = functools.partial(process_is_dead, stale_after=STALE)
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def statuses(db_url: str) -> dict[int, str]:
+    with transaction(db_url) as session:
+        return {row[0]: row[1] for row in session.execute(select(IngestRun.id, IngestRun.status))}
+
+
+def test_process_is_dead_on_this_host_when_the_pid_is_gone() -> None:
+    now = datetime.now(UTC)
+    host = socket.gethostname()
+    assert is_dead(host, dead_pid(), now)
+    assert not is_dead(host, os.getppid(), now - 2 * STALE)  # alive: however old its heartbeat
+    assert is_dead("elsewhere", 1, now - 2 * STALE)  # another machine, silent too long
+    assert not is_dead("elsewhere", 1, now)
+
+
+def test_close_dead_runs_marks_only_dead_running_rows(migrated_db: str) -> None:
+    host = socket.gethostname()
+    killed = repository.start_run(migrated_db, "wire", "a", host, dead_pid())
+    alive = repository.start_run(migrated_db, "wire", "b", host, os.getppid())
+    other = repository.start_run(migrated_db, "other", "c", host, dead_pid())
+    silent = repository.start_run(migrated_db, "wire", "d", "elsewhere", 1)
+    with transaction(migrated_db) as session:
+        session.execute(
+            update(IngestRun)
+            .where(IngestRun.id == silent)
+            .values(heartbeat_at=datetime.now(UTC) - 2 * STALE)
+        )
+
+    closed = repository.close_dead_runs(migrated_db, "wire", is_dead)
+
+    assert closed == 2
+    assert statuses(migrated_db) == {
+        killed: "crashed",
+        alive: "running",
+        other: "running",  # another source: closed by that source's next run
+        silent: "crashed",
+    }
+    assert repository.close_dead_runs(migrated_db, "wire", is_dead) == 0
