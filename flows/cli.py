@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +17,7 @@ from tasks.sources import SourceConfig, SourcesError, load_sources, select_sourc
 app = typer.Typer(no_args_is_help=True, help="Scheduled news ingestion into SQL.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema (Alembic migrations).")
 app.add_typer(db_app, name="db")
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 140)  # logs and pipes get whole tables
 err = Console(stderr=True)
 
 SourcesOption = Annotated[
