@@ -64,6 +64,23 @@ def tail(path: Path, lines: int = 40) -> str:
     return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
 
 
+def call(client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """One Prefect API call, retried while the server answers 5xx (a busy SQLite-backed server
+    answers 503 under load) or the connection drops."""
+    for attempt in range(10):
+        try:
+            response = client.request(method, url, **kwargs)
+        except httpx.TransportError:
+            if attempt == 9:
+                raise
+        else:
+            if response.status_code < 500 or attempt == 9:
+                response.raise_for_status()
+                return response
+        time.sleep(1)
+    raise AssertionError("unreachable")
+
+
 def wait_for(check: Callable[[], T | None], timeout: float, what: str, interval: float = 0.5) -> T:
     deadline = time.monotonic() + timeout
     while True:
@@ -326,10 +343,12 @@ def test_serve_schedules_runs_and_stops_cleanly(
     with httpx.Client(base_url=api, timeout=30) as client:
 
         def deployments() -> dict[str, dict[str, Any]]:
-            response = client.post(
-                "/deployments/filter", json={"flows": {"name": {"any_": ["ingest-news"]}}}
+            response = call(
+                client,
+                "POST",
+                "/deployments/filter",
+                json={"flows": {"name": {"any_": ["ingest-news"]}}},
             )
-            response.raise_for_status()
             return {d["name"]: d for d in response.json()}
 
         def both_served() -> dict[str, dict[str, Any]] | None:
@@ -356,14 +375,12 @@ def test_serve_schedules_runs_and_stops_cleanly(
         assert cron["schedules"][0]["schedule"]["cron"] == "*/5 * * * *"
         assert f"serving 2 deployment(s) against {api}" in log.read_text(encoding="utf-8")
 
-        created = client.post(f"/deployments/{hourly['id']}/create_flow_run", json={})
-        created.raise_for_status()
+        created = call(client, "POST", f"/deployments/{hourly['id']}/create_flow_run", json={})
         run_id = created.json()["id"]
 
         def finished() -> dict[str, Any] | None:
             alive()
-            response = client.get(f"/flow_runs/{run_id}")
-            response.raise_for_status()
+            response = call(client, "GET", f"/flow_runs/{run_id}")
             state: dict[str, Any] = response.json()["state"]
             return state if state["type"] in TERMINAL else None
 
@@ -409,5 +426,5 @@ def test_serve_schedules_runs_and_stops_cleanly(
             "loop-cron": False,
         }, "pause_on_shutdown=False: a restart must find the schedules active"
         assert all(d["schedules"][0]["active"] for d in after.values())
-        final = client.get(f"/flow_runs/{run_id}").json()["state"]
+        final = call(client, "GET", f"/flow_runs/{run_id}").json()["state"]
         assert final["type"] == "COMPLETED", final
