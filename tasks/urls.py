@@ -37,8 +37,13 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def _is_tracking(name: str) -> bool:
+    """Ours, plus courlan's tracker rules (credited there to AdGuard, ClearURLs, Firefox)."""
+    from courlan.clean import TRACKERS_RE
+
     lowered = name.lower()
-    return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
+    if lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES):
+        return True
+    return bool(TRACKERS_RE.search(lowered))
 
 
 def canonicalize_url(url: str, base: str | None = None) -> str | None:
