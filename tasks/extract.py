@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import multiprocessing
 import re
@@ -116,9 +117,11 @@ def _terms(values: Any) -> tuple[str, ...]:
     return tuple(seen.values())
 
 
+@functools.cache
 def _trafilatura() -> Any:
-    """trafilatura, imported on first use (it is slow to import) without the DependencyWarning
-    its unused downloader raises when PySocks is missing."""
+    """trafilatura, imported once on first use (it is slow to import) without the
+    DependencyWarning its unused downloader raises when PySocks is missing. Cached: swapping the
+    process-wide warning filters on every page would race between extraction threads."""
     import warnings
 
     import urllib3
