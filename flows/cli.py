@@ -90,6 +90,71 @@ def ingest(
 
 
 @app.command()
+def backfill(
+    warc: Annotated[
+        list[Path] | None,
+        typer.Option("--warc", help="WARC file(s) (.warc or .warc.gz, e.g. CC-NEWS); repeatable."),
+    ] = None,
+    sitemap: Annotated[
+        str | None, typer.Option("--sitemap", help="A sitemap or sitemap index URL to walk.")
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option("--source", help="Store under this source (its options apply if configured)."),
+    ] = None,
+    sources: SourcesOption = None,
+) -> None:
+    """Backfill history from WARC archives (no network) or a site's sitemap; re-runs skip what
+    is stored."""
+    if bool(warc) == (sitemap is not None):
+        err.print("[red]error:[/] give --warc FILE... or --sitemap URL (one of them)")
+        raise typer.Exit(2)
+    missing = [str(p) for p in warc or [] if not p.is_file()]
+    if missing:
+        err.print(f"[red]error:[/] no such WARC file: {', '.join(missing)}", highlight=False)
+        raise typer.Exit(2)
+    settings = Settings()
+    path = sources or settings.sources
+    if source is not None and path.exists():
+        try:  # a configured source lends its options; an unknown name is a new source
+            load_sources(path)
+        except SourcesError as exc:
+            err.print(f"[red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+    _prepare_database(settings.database_url)
+    apply_prefect_defaults()
+    from flows import progress
+    from flows.backfill import backfill_news
+    from flows.report import ProgressBars, error_lines, summary_table
+    from flows.steps import shutdown_pool
+
+    name = source or "backfill"
+    bars = ProgressBars(console, [name])
+    progress.subscribe(bars)
+    try:
+        with bars:
+            state = backfill_news(
+                warcs=[str(p.resolve()) for p in warc or []] or None,
+                sitemap=sitemap,
+                source_name=name,
+                sources_path=str(path.resolve()),
+                return_state=True,
+            )
+    finally:
+        progress.unsubscribe(bars)
+        shutdown_pool()
+    report = state.result(raise_on_failure=False)
+    if isinstance(report, BaseException) or not hasattr(report, "counts"):
+        err.print(f"[red]backfill failed:[/] {state.message}")
+        raise typer.Exit(1)
+    console.print(summary_table([report]))
+    for line in error_lines([report]):
+        console.print(f"[yellow]{line}[/]", highlight=False, soft_wrap=True)
+    if report.status == "failed":
+        raise typer.Exit(1)
+
+
+@app.command()
 def serve(sources: SourcesOption = None) -> None:
     """Serve one scheduled deployment per enabled source (needs a Prefect server)."""
     path, selected = _selected(None, sources)

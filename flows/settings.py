@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     stale_run_minutes: float = Field(60.0, gt=0)
     batch_size: int = Field(50, ge=1)
     max_items_per_source: int = Field(500, ge=1)
+    backfill_max_items: int = Field(100_000, ge=1)  # pages one sitemap backfill may list
     extract_workers: int = Field(2, ge=0)
 
     @cached_property

@@ -9,9 +9,10 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from prefect import task
@@ -30,10 +31,13 @@ from tasks.extract import (
     page_results,
     pages_to_extract,
 )
-from tasks.fetch import fetch_pages
-from tasks.hosts import registry_for
+from tasks.fallbacks import complete_pages
+from tasks.fetch import FetchConfig, fetch_pages
+from tasks.hosts import HostRegistry, registry_for
 from tasks.records import FeedItem, FetchOutcome, Recheck, RunCounts
 from tasks.sources import SourceConfig
+from tasks.urllists import is_local, read_local
+from tasks.warc import WarcEntry
 
 log = logging.getLogger("newsflow")
 
@@ -49,6 +53,7 @@ class Discovery:
     counts: RunCounts = field(default_factory=RunCounts)
     feeds_ok: int = 0
     feed_errors: list[str] = field(default_factory=list)
+    warc: list[WarcEntry] = field(default_factory=list)  # archived pages to store (backfill)
 
 
 _pool: Executor | None = None
@@ -115,25 +120,68 @@ def start_run(source: str, flow_run_id: str | None) -> int:
     )
 
 
-@task(name="discover-source", cache_policy=NO_CACHE)
-def discover_source(source: SourceConfig, run_id: int, run_key: str) -> Discovery:
-    """Fetch the source's feeds (conditional GET), parse what changed, then drop URLs already
-    stored (before any page fetch)."""
+def fetch_documents(
+    urls: Sequence[str],
+    config: FetchConfig,
+    hosts: HostRegistry,
+    headers: dict[str, dict[str, str]] | None = None,
+) -> list[FetchOutcome]:
+    """Fetch a source's documents (feeds, sitemaps, URL lists) politely; ``file:`` ones are
+    read from disk. Results keep the order of ``urls``."""
+    remote = [u for u in urls if not is_local(u)]
+    fetched = iter(fetch_pages(remote, config, kind="feed", hosts=hosts, headers=headers))
+    return [read_local(u, config.max_feed_bytes) if is_local(u) else next(fetched) for u in urls]
+
+
+def _with(extra: dict[str, str], headers: dict[str, str]) -> dict[str, str]:
+    return {**extra, **headers}
+
+
+def discover_items(
+    source: SourceConfig, run_id: int, run_key: str, limit: int, conditional: bool = True
+) -> tuple[list[FeedItem], int, list[str]]:
+    """Fetch and read the source's documents (child sitemaps fetched through the same polite
+    layer), record the fetches and the items; the items, documents read, and errors."""
     settings = Settings()
     config = settings.fetch_config(source.delay)
-    states = repository.feed_states(settings.database_url, source.feeds)
+    urls = list(source.documents)
+    states = repository.feed_states(settings.database_url, urls) if conditional else {}
     now = datetime.now(UTC)
     revalidate = timedelta(hours=settings.feed_revalidate_hours)
-    sent = {url: conditional_headers(states.get(url), now, revalidate) for url in source.feeds}
+    sent = {url: conditional_headers(states.get(url), now, revalidate) for url in urls}
     hosts = registry_for(run_key, config.host_max_failures)
-    fetched = fetch_pages(source.feeds, config, kind="feed", hosts=hosts, headers=sent)
-    feeds = read_feeds(fetched, source.max_items or settings.max_items_per_source, states, sent)
+    fetched = fetch_documents(
+        urls, config, hosts, {u: _with(source.headers, h) for u, h in sent.items()}
+    )
+    feeds = read_feeds(
+        fetched,
+        limit,
+        states,
+        sent,
+        kinds=source.documents,
+        fetch=lambda children: fetch_documents(
+            children, config, hosts, {u: dict(source.headers) for u in children}
+        ),
+        accept=source.wants,
+    )
     repository.record_fetches(settings.database_url, run_id, feeds.outcomes, feeds.states)
-    known = repository.known_urls(settings.database_url, [i.canonical_url for i in feeds.items])
-    result = Discovery(source.name, run_id, feeds_ok=feeds.feeds_ok, feed_errors=feeds.errors)
-    result.items = [item for item in feeds.items if item.canonical_url not in known]
-    result.counts.feed_items = len(feeds.items)
-    result.counts.already_stored = len(feeds.items) - len(result.items)
+    repository.record_feed_items(settings.database_url, run_id, feeds.items)
+    return feeds.items, feeds.feeds_ok, feeds.errors
+
+
+@task(name="discover-source", cache_policy=NO_CACHE)
+def discover_source(source: SourceConfig, run_id: int, run_key: str) -> Discovery:
+    """Fetch the source's feeds, sitemaps and URL lists (conditional GET), read what changed,
+    then drop URLs already stored (before any page fetch)."""
+    settings = Settings()
+    now = datetime.now(UTC)
+    limit = source.max_items or settings.max_items_per_source
+    items, feeds_ok, errors = discover_items(source, run_id, run_key, limit)
+    known = repository.known_urls(settings.database_url, [i.canonical_url for i in items])
+    result = Discovery(source.name, run_id, feeds_ok=feeds_ok, feed_errors=errors)
+    result.items = [item for item in items if item.canonical_url not in known]
+    result.counts.feed_items = len(items)
+    result.counts.already_stored = len(items) - len(result.items)
     result.rechecks = repository.articles_to_recheck(
         settings.database_url,
         source.name,
@@ -145,25 +193,40 @@ def discover_source(source: SourceConfig, run_id: int, run_key: str) -> Discover
     return result
 
 
+def store_fetched(
+    source: SourceConfig,
+    run_id: int,
+    items: Sequence[FeedItem],
+    fetched: list[FetchOutcome],
+    extra: Sequence[FetchOutcome] = (),
+) -> RunCounts:
+    """Extract fetched pages in the process pool (with the source's options), fill title, date
+    and authors from the feed where the page has none, dedup and store in one transaction."""
+    settings = Settings()
+    options = source.extract.options()
+    inputs = [replace(p, options=options) for p in pages_to_extract(fetched)]
+    extracted = _extract(inputs, settings.extract_workers)
+    pages = complete_pages(page_results(items, fetched, extracted), source.language)
+    near = repository.NearDup(
+        matcher=functools.partial(best_match, threshold=settings.near_dup_threshold),
+        window=timedelta(days=settings.near_dup_window_days),
+    )
+    counts = repository.store_pages(settings.database_url, run_id, pages, extra=extra, near=near)
+    counts.fetched = len(inputs)
+    return counts
+
+
 @task(name="process-batch", cache_policy=NO_CACHE)
 def process_batch(
     source: SourceConfig, run_id: int, run_key: str, items: list[FeedItem]
 ) -> RunCounts:
     """Fetch a batch of pages politely, extract them in a process pool, store in one transaction."""
-    settings = Settings()
-    config = settings.fetch_config(source.delay)
+    config = Settings().fetch_config(source.delay)
     robots: list[FetchOutcome] = []
     hosts = registry_for(run_key, config.host_max_failures)
-    fetched = fetch_pages([i.url for i in items], config, hosts=hosts, side=robots)
-    inputs = pages_to_extract(fetched)
-    extracted = _extract(inputs, settings.extract_workers)
-    pages = page_results(items, fetched, extracted)
-    near = repository.NearDup(
-        matcher=functools.partial(best_match, threshold=settings.near_dup_threshold),
-        window=timedelta(days=settings.near_dup_window_days),
-    )
-    counts = repository.store_pages(settings.database_url, run_id, pages, extra=robots, near=near)
-    counts.fetched = len(inputs)
+    headers = {i.url: dict(source.headers) for i in items} if source.headers else None
+    fetched = fetch_pages([i.url for i in items], config, hosts=hosts, headers=headers, side=robots)
+    counts = store_fetched(source, run_id, items, fetched, robots)
     progress.advanced(source.name, len(items))
     return counts
 
@@ -175,7 +238,7 @@ def recheck_batch(
     """Re-fetch recent articles conditionally; a changed text becomes a revision."""
     settings = Settings()
     config = settings.fetch_config(source.delay)
-    sent = {r.url: conditional_headers_for(r) for r in rechecks}
+    sent = {r.url: _with(source.headers, conditional_headers_for(r)) for r in rechecks}
     hosts = registry_for(run_key, config.host_max_failures)
     fetched = fetch_pages([r.url for r in rechecks], config, hosts=hosts, headers=sent)
     extracted = _extract(pages_to_extract(fetched), settings.extract_workers)

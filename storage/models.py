@@ -17,6 +17,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -126,6 +127,10 @@ class Article(Base):
     last_modified: Mapped[str | None] = mapped_column(String(64))
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Where title, published_at and the authors came from: page | url | feed (NULL: none).
+    title_source: Mapped[str | None] = mapped_column(String(8))
+    date_source: Mapped[str | None] = mapped_column(String(8))
+    authors_source: Mapped[str | None] = mapped_column(String(8))
 
 
 class MinhashBand(Base):
@@ -220,6 +225,35 @@ class FeedStateRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class FeedItemRow(Base):
+    """What a source's feed, sitemap or URL list said about an item, kept as found (upserted per
+    run), linked to the article once the page is stored."""
+
+    __tablename__ = "feed_items"
+    __table_args__ = (
+        UniqueConstraint("source_id", "canonical_url"),
+        Index("ix_feed_items_source_id_guid", "source_id", "guid"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    feed_url: Mapped[str | None] = mapped_column(Text)
+    guid: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text)
+    canonical_url: Mapped[str] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    author: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)
+    categories: Mapped[str | None] = mapped_column(Text)  # a JSON array of strings
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    article_id: Mapped[int | None] = mapped_column(
+        ForeignKey("articles.id", ondelete="SET NULL"), index=True
+    )
+
+
 class Fetch(Base):
     """Every HTTP attempt (feed or page) and its outcome as a reason code (``ok`` or why not)."""
 
@@ -255,6 +289,7 @@ __all__ = [
     "ArticleURL",
     "Author",
     "Base",
+    "FeedItemRow",
     "FeedStateRow",
     "Fetch",
     "IngestRun",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ from storage.models import (
     ArticleTag,
     ArticleURL,
     Author,
+    FeedItemRow,
     FeedStateRow,
     Fetch,
     IngestRun,
@@ -29,6 +31,7 @@ from storage.models import (
 )
 from tasks.records import (
     ExtractedArticle,
+    FeedItem,
     FeedState,
     FetchOutcome,
     PageResult,
@@ -213,6 +216,77 @@ def record_fetches(
             session.merge(_feed_state_row(state))
 
 
+def _feed_item_values(source_id: int, item: FeedItem, now: datetime) -> dict[str, Any]:
+    return {
+        "source_id": source_id,
+        "feed_url": item.feed_url,
+        "guid": item.guid,
+        "url": item.url,
+        "canonical_url": item.canonical_url,
+        "title": item.title,
+        "published_at": item.published_at,
+        "updated_at": item.updated_at,
+        "author": item.author,
+        "summary": item.summary,
+        "categories": json.dumps(list(item.categories), ensure_ascii=False)
+        if item.categories
+        else None,
+        "first_seen_at": now,
+        "last_seen_at": now,
+    }
+
+
+_FEED_ITEM_UPDATES = (
+    "feed_url",
+    "guid",
+    "url",
+    "title",
+    "published_at",
+    "updated_at",
+    "author",
+    "summary",
+    "categories",
+    "last_seen_at",
+)
+
+
+def record_feed_items(db_url: str, run_id: int, items: Sequence[FeedItem]) -> None:
+    """Upsert what the source's documents said about its items (one row per source and canonical
+    URL: the latest reading wins, ``first_seen_at`` stays), and link rows whose URL is already
+    an article's. Idempotent: a replayed batch changes nothing but ``last_seen_at``."""
+    now = utcnow()
+    with transaction(db_url) as session:
+        source_id = _run_source(session, run_id)
+        for start in range(0, len(items), CHUNK):
+            rows = [_feed_item_values(source_id, i, now) for i in items[start : start + CHUNK]]
+            statement = _insert(session, FeedItemRow).values(rows)
+            statement = statement.on_conflict_do_update(
+                index_elements=["source_id", "canonical_url"],
+                set_={name: getattr(statement.excluded, name) for name in _FEED_ITEM_UPDATES},
+            )
+            session.execute(statement)
+        known = (
+            select(ArticleURL.article_id)
+            .where(ArticleURL.url == FeedItemRow.canonical_url)
+            .scalar_subquery()
+        )
+        for chunk in _chunks([i.canonical_url for i in items]):
+            session.execute(
+                update(FeedItemRow)
+                .where(FeedItemRow.source_id == source_id, FeedItemRow.article_id.is_(None))
+                .where(FeedItemRow.canonical_url.in_(chunk))
+                .values(article_id=known)
+            )
+
+
+def _link_feed_item(session: Session, source_id: int, canonical_url: str, article_id: int) -> None:
+    session.execute(
+        update(FeedItemRow)
+        .where(FeedItemRow.source_id == source_id, FeedItemRow.canonical_url == canonical_url)
+        .values(article_id=article_id)
+    )
+
+
 def _feed_state_row(state: FeedState) -> FeedStateRow:
     return FeedStateRow(
         url=state.url,
@@ -295,6 +369,9 @@ def _insert_article(
         "etag": etag,
         "last_modified": last_modified,
         "checked_at": fetched_at,
+        "title_source": article.title_source,
+        "date_source": article.date_source,
+        "authors_source": article.authors_source,
     }
     statement = _insert(session, Article).values(values).on_conflict_do_nothing()
     return session.execute(statement.returning(Article.id)).scalar_one_or_none()
@@ -444,6 +521,7 @@ def store_pages(
                     article.canonical_url,
                 )
                 _add_urls(session, article_id, aliases)
+                _link_feed_item(session, source_id, page.item.canonical_url, article_id)
             session.add(_fetch_row(run_id, source_id, page.fetch, article_id))
     return counts
 

@@ -1,4 +1,6 @@
-"""Discovery: turn a fetched feed document into feed items (RSS 0.9x/1.0/2.0 and Atom)."""
+"""Discovery: turn fetched documents into feed items. RSS 0.9x/1.0/2.0 and Atom are parsed here;
+sitemaps (``tasks/sitemaps.py``) and URL lists (``tasks/urllists.py``) are dispatched to by the
+document's kind, detected from its bytes unless the source says which kind it is."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import hashlib
 import html
 import io
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -18,10 +20,24 @@ from urllib.parse import urljoin
 import feedparser
 
 from tasks.records import FeedItem, FeedState, FetchOutcome, Recheck
+from tasks.sitemaps import SitemapError, gunzip, parse_sitemap
+from tasks.urllists import looks_like_url_list, parse_url_list
 from tasks.urls import canonicalize_url
 
 _TAG = re.compile(r"<[^>]*>")
 MAX_TITLE = 500  # characters kept of a feed item's title
+MAX_SUMMARY = 2000  # characters kept of a feed item's summary
+MAX_DEPTH = 3  # sitemap index levels followed below a configured document
+FILTERED_READ = 10  # with a URL filter, up to this many times the item limit is read per document
+KINDS = ("auto", "feed", "sitemap", "urls")
+_PROLOG = re.compile(
+    rb"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>|\s+)", re.S | re.I
+)
+_ROOT = re.compile(rb"<([A-Za-z_][\w.:-]*)")
+_ENTRY_END = re.compile(rb"</(?:[\w-]+:)?(?:item|entry)\s*>", re.I)
+
+# Fetches documents (child sitemaps) politely, results in the order of the URLs given.
+Fetcher = Callable[[Sequence[str]], list[FetchOutcome]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,22 +91,49 @@ def _entry_link(entry: Any) -> str | None:
     return None
 
 
-def _plain(value: Any) -> str | None:
+def _plain(value: Any, limit: int = MAX_TITLE) -> str | None:
     """Feed text without markup (some feeds put HTML in titles)."""
     if not value:
         return None
     text = html.unescape(_TAG.sub("", str(value))).strip()
-    return " ".join(text.split())[:MAX_TITLE] or None
+    return " ".join(text.split())[:limit] or None
 
 
-def _entry_date(entry: Any) -> datetime | None:
-    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+def _entry_date(
+    entry: Any, keys: Sequence[str] = ("published_parsed", "updated_parsed", "created_parsed")
+) -> datetime | None:
+    for key in keys:
         value = dict.get(entry, key)  # no feedparser fallback (and deprecation warning)
         if value:
             try:
                 return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
             except (OverflowError, ValueError, OSError):
                 continue
+    return None
+
+
+def _feed_item(entry: Any, url: str, canonical: str, feed_url: str) -> FeedItem:
+    terms = (_plain(t.get("term") or t.get("label"), 255) for t in entry.get("tags") or [])
+    return FeedItem(
+        url=url,
+        canonical_url=canonical,
+        title=_plain(entry.get("title")),
+        published_at=_entry_date(entry),
+        guid=str(entry["id"])[:1000] if entry.get("id") else None,
+        updated_at=_entry_date(entry, ("updated_parsed",)),
+        author=_plain(entry.get("author"), 500),
+        summary=_plain(entry.get("summary"), MAX_SUMMARY),
+        categories=tuple(dict.fromkeys(t for t in terms if t)),
+        feed_url=feed_url,
+    )
+
+
+def _cut_after(body: bytes, entries: int) -> bytes | None:
+    """The document cut after its ``entries``-th item, if it has more (feedparser's tolerant
+    mode reads the rest; parsing 100,000 entries to keep 500 would take a minute)."""
+    for count, match in enumerate(_ENTRY_END.finditer(body), 1):
+        if count == entries:
+            return body[: match.end()] if _ENTRY_END.search(body, match.end()) else None
     return None
 
 
@@ -105,11 +148,14 @@ def parse_feed(
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
-    parsed = feedparser.parse(
-        io.BytesIO(without_entity_declarations(body)), response_headers=headers
-    )
+    body = without_entity_declarations(body)
+    keep = 2 * limit + 50 if limit is not None else None  # room for link-less and repeats
+    cut = _cut_after(body, keep) if keep is not None else None
+    parsed = feedparser.parse(io.BytesIO(cut or body), response_headers=headers)
     warning = None
-    if parsed.get("bozo") and not isinstance(parsed.bozo_exception, feedparser.NonXMLContentType):
+    if cut is not None:
+        warning = f"more than {keep} entries; the rest skipped"
+    elif parsed.get("bozo") and not isinstance(parsed.bozo_exception, feedparser.NonXMLContentType):
         warning = f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}"[:300]
     if not parsed.entries and not parsed.get("version"):
         raise FeedParseError(warning or "not an RSS or Atom document")
@@ -124,24 +170,15 @@ def parse_feed(
         if absolute is None or canonical is None or canonical in seen:
             continue
         seen.add(canonical)
-        title = entry.get("title")
-        items.append(
-            FeedItem(
-                url=absolute,
-                canonical_url=canonical,
-                title=_plain(title),
-                published_at=_entry_date(entry),
-                guid=str(entry["id"]) if entry.get("id") else None,
-            )
-        )
+        items.append(_feed_item(entry, absolute, canonical, url))
     return ParsedFeed(items=items, version=str(parsed.get("version") or "unknown"), warning=warning)
 
 
 @dataclass(slots=True)
 class FeedsRead:
-    """What a source's fetched feeds gave: unique items (first feed wins), the fetch outcomes to
-    record (bodies dropped, parse failures and warnings folded in), each feed's new conditional-GET
-    state, and what went wrong."""
+    """What a source's fetched documents gave: unique items (first document wins), the fetch
+    outcomes to record (child sitemaps included; bodies dropped, parse failures and warnings folded
+    in), each document's new conditional-GET state, and what went wrong."""
 
     items: list[FeedItem] = field(default_factory=list)
     outcomes: list[FetchOutcome] = field(default_factory=list)
@@ -149,6 +186,7 @@ class FeedsRead:
     feeds_ok: int = 0
     unchanged: int = 0
     errors: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)  # child sitemaps not followed (no fetcher)
 
 
 def conditional_headers(
@@ -221,16 +259,68 @@ def next_state(
     )
 
 
-def _parse_outcome(outcome: FetchOutcome) -> tuple[FetchOutcome, list[FeedItem] | None]:
-    """Parse a fetched feed: its items, or the outcome rewritten with why it is not a feed."""
+def detect_kind(body: bytes) -> str:
+    """``sitemap`` for a ``<urlset>``/``<sitemapindex>`` root, ``urls`` for a text list of URLs,
+    else ``feed`` (feedparser copes with the rest, or says why not)."""
+    if looks_like_url_list(body):
+        return "urls"
+    head = body[:8192].lstrip(b"\xef\xbb\xbf")
+    position = 0
+    while match := _PROLOG.match(head, position):
+        if match.end() == position:
+            break
+        position = match.end()
+    root = _ROOT.match(head, position)
+    name = root.group(1).rsplit(b":", 1)[-1].lower() if root else b""
+    return "sitemap" if name in (b"urlset", b"sitemapindex") else "feed"
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """What one fetched document gave: items, child sitemaps to follow, a warning if malformed."""
+
+    kind: str  # "feed" | "sitemap" | "sitemapindex" | "urls"
+    items: list[FeedItem]
+    children: list[str] = field(default_factory=list)
+    warning: str | None = None
+
+
+def parse_document(
+    body: bytes,
+    url: str,
+    content_type: str | None = None,
+    kind: str = "auto",
+    limit: int | None = None,
+) -> Document:
+    """Parse a feed, sitemap (gzip'd or not) or URL list of the given kind (``auto``: detected).
+    Raises :class:`FeedParseError` or :class:`SitemapError` (both carry ``reason``)."""
+    body = gunzip(body)
+    kind = detect_kind(body) if kind == "auto" else kind
+    if kind == "urls":
+        return Document("urls", parse_url_list(body, url, limit))
+    if kind == "sitemap":
+        sitemap = parse_sitemap(body, url, limit if limit is not None else 50_000)
+        return Document(sitemap.kind, sitemap.items, sitemap.children, sitemap.warning)
+    feed = parse_feed(body, url, content_type, limit)
+    return Document("feed", feed.items, warning=feed.warning)
+
+
+def _parse_outcome(
+    outcome: FetchOutcome, kind: str = "auto", limit: int | None = None
+) -> tuple[FetchOutcome, Document | None]:
+    """Parse a fetched document: what it gave, or the outcome rewritten with why it is unusable."""
     assert outcome.body is not None
     try:
-        feed = parse_feed(outcome.body, outcome.final_url or outcome.url, outcome.content_type)
-    except FeedParseError as exc:
+        doc = parse_document(
+            outcome.body, outcome.final_url or outcome.url, outcome.content_type, kind, limit
+        )
+    except (FeedParseError, SitemapError) as exc:
         return replace(outcome, reason=exc.reason, detail=str(exc)[:500]), None
-    if feed.warning:
-        outcome = replace(outcome, detail=f"feed warning: {feed.warning}")
-    return outcome, feed.items
+    if doc.warning:
+        label = "feed" if doc.kind == "feed" else doc.kind
+        outcome = replace(outcome, detail=f"{label} warning: {doc.warning}"[:500])
+    items = [replace(item, feed_url=outcome.url) for item in doc.items]
+    return outcome, replace(doc, items=items)
 
 
 def _unchanged(outcome: FetchOutcome, old: FeedState | None, new: FeedState | None) -> bool:
@@ -239,18 +329,80 @@ def _unchanged(outcome: FetchOutcome, old: FeedState | None, new: FeedState | No
     return bool(outcome.ok and old and new and old.body_hash and new.body_hash == old.body_hash)
 
 
+@dataclass(slots=True)
+class _Reader:
+    """Collects a source's items across its documents, first document wins."""
+
+    limit: int
+    accept: Callable[[str], bool] | None
+    result: FeedsRead
+    seen: dict[str, FeedItem] = field(default_factory=dict)
+
+    @property
+    def cap(self) -> int:
+        """Entries read of one document: room for the ones a URL filter drops."""
+        return self.limit if self.accept is None else FILTERED_READ * self.limit
+
+    @property
+    def full(self) -> bool:
+        return len(self.seen) >= self.limit
+
+    def add(self, items: Sequence[FeedItem]) -> None:
+        for item in items:
+            if self.accept is None or self.accept(item.url):
+                self.seen.setdefault(item.canonical_url, item)
+
+    def fail(self, outcome: FetchOutcome) -> None:
+        self.result.errors.append(f"{outcome.url}: {outcome.reason}")
+
+
+def _follow(
+    reader: _Reader, children: list[str], visited: set[str], fetch: Fetcher, max_depth: int
+) -> None:
+    """Fetch child sitemaps level by level (each URL once: loops end), up to ``max_depth``."""
+    for _level in range(max_depth):
+        todo = [url for url in dict.fromkeys(children) if url not in visited]
+        if not todo or reader.full:
+            return
+        visited.update(todo)
+        children = []
+        for outcome in fetch(todo):
+            visited.add(outcome.final_url or outcome.url)
+            doc = None
+            if outcome.ok and outcome.body is not None:
+                outcome, doc = _parse_outcome(outcome, "auto", reader.cap)
+            if doc is None:
+                reader.fail(outcome)
+            else:
+                reader.add(doc.items)
+                children += doc.children
+            reader.result.outcomes.append(replace(outcome, body=None))
+    if any(url not in visited for url in children):
+        reader.result.errors.append(f"sitemap indexes nested deeper than {max_depth} levels")
+
+
 def read_feeds(
     outcomes: Sequence[FetchOutcome],
     limit: int,
     states: Mapping[str, FeedState] | None = None,
     sent: Mapping[str, Mapping[str, str]] | None = None,
     now: datetime | None = None,
+    *,
+    kinds: Mapping[str, str] | None = None,
+    fetch: Fetcher | None = None,
+    accept: Callable[[str], bool] | None = None,
+    max_depth: int = MAX_DEPTH,
 ) -> FeedsRead:
-    """Parse every fetched feed of a source. A 304 or a body identical to the last one is zero
-    further work; a broken feed is an outcome with a reason."""
+    """Read every fetched document of a source (feeds, sitemaps, URL lists; ``kinds`` maps a
+    document URL to its configured kind, default ``auto``). A 304 or a body identical to the last
+    one is zero further work; a broken document is an outcome with a reason. Child sitemaps of an
+    index are fetched with ``fetch`` (without it they are listed in ``pending``); an index keeps
+    no conditional-GET state, since its children change while it does not. ``accept`` filters item
+    URLs before the ``limit`` applies."""
     now = now or datetime.now(UTC)
     result = FeedsRead()
-    seen: dict[str, FeedItem] = {}
+    reader = _Reader(limit, accept, result)
+    children: list[str] = []
     for outcome in outcomes:
         old = (states or {}).get(outcome.url)
         state = next_state(old, outcome, bool((sent or {}).get(outcome.url)), now)
@@ -260,15 +412,22 @@ def read_feeds(
             if outcome.ok:
                 outcome = replace(outcome, detail="unchanged since the last run")
         elif outcome.ok and outcome.body is not None:
-            outcome, items = _parse_outcome(outcome)
-            if items is not None:
+            kind = (kinds or {}).get(outcome.url, "auto")
+            outcome, doc = _parse_outcome(outcome, kind, reader.cap)
+            if doc is not None:
                 result.feeds_ok += 1
-                for item in items:
-                    seen.setdefault(item.canonical_url, item)
+                reader.add(doc.items)
+                children += doc.children
+                state = None if doc.kind == "sitemapindex" else state
         if not (outcome.ok or outcome.reason == "not_modified"):
-            result.errors.append(f"{outcome.url}: {outcome.reason}")
+            reader.fail(outcome)
         elif state is not None:  # remember only feeds that were read (a broken one is retried)
             result.states.append(state)
         result.outcomes.append(replace(outcome, body=None))
-    result.items = list(seen.values())[:limit]
+    if fetch is not None:
+        visited = {o.url for o in outcomes} | {o.final_url for o in outcomes if o.final_url}
+        _follow(reader, children, visited, fetch, max_depth)
+    else:
+        result.pending = children
+    result.items = list(reader.seen.values())[:limit]
     return result

@@ -16,7 +16,7 @@ from typing import Any
 
 from tasks.dedup import accept_page_canonical, band_hashes, signature
 from tasks.encoding import decode_html
-from tasks.records import ExtractedArticle, FeedItem, FetchOutcome, PageResult
+from tasks.records import ExtractedArticle, ExtractOptions, FeedItem, FetchOutcome, PageResult
 from tasks.urls import canonicalize_url
 
 MIN_WORDS = 25
@@ -40,6 +40,7 @@ class PageInput:
     url: str  # the URL we fetched (after redirects)
     html: bytes
     content_type: str | None = None  # the HTTP header, for decoding
+    options: ExtractOptions | None = None  # the source's switches (default: ExtractOptions())
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,14 +136,16 @@ def _trafilatura() -> Any:
 def extract_page(page: PageInput) -> ExtractionResult:
     """Extract one page; a page with no usable text is a result with a reason, not an error."""
     trafilatura = _trafilatura()
+    options = page.options or ExtractOptions()
     try:
         doc = trafilatura.bare_extraction(
             decode_html(page.html, page.content_type),
             url=page.url,
             with_metadata=True,
-            include_comments=False,
-            include_tables=True,
-            favor_precision=True,
+            include_comments=options.include_comments,
+            include_tables=options.include_tables,
+            favor_precision=options.favor_precision,
+            favor_recall=options.favor_recall,
         )
     except Exception as exc:  # trafilatura may raise on hostile markup: record it, go on
         return ExtractionResult(page.url, None, "extract_error", f"{type(exc).__name__}: {exc}")

@@ -8,10 +8,12 @@ from datetime import datetime
 
 @dataclass(frozen=True, slots=True)
 class FeedItem:
-    """One entry of a feed: where it points and what the feed says about it.
+    """One entry of a feed, sitemap or URL list: where it points and what the document says
+    about it (stored in ``feed_items``; the article falls back to it where extraction has none).
 
     ``url`` is the link as published (made absolute), which is what we fetch; ``canonical_url`` is
-    its canonical spelling, which is what "already stored?" looks up.
+    its canonical spelling, which is what "already stored?" looks up. ``feed_url`` is the document
+    the item was read from.
     """
 
     url: str
@@ -19,6 +21,21 @@ class FeedItem:
     title: str | None = None
     published_at: datetime | None = None
     guid: str | None = None
+    updated_at: datetime | None = None
+    author: str | None = None  # as the feed gives it (may name several people)
+    summary: str | None = None  # plain text
+    categories: tuple[str, ...] = ()
+    feed_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractOptions:
+    """Per-source extraction switches (trafilatura's), passed to the extraction workers."""
+
+    favor_precision: bool = True
+    favor_recall: bool = False
+    include_tables: bool = True
+    include_comments: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +105,10 @@ class ExtractedArticle:
     word_count: int = 0
     minhash: bytes = b""  # MinHash signature of the text (near-duplicate detection)
     bands: tuple[int, ...] = ()  # its LSH band hashes
+    # Where title, date and authors came from: "page", "url" (date only), "feed"; None if absent.
+    date_source: str | None = None
+    title_source: str | None = None
+    authors_source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

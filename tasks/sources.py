@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from tasks.records import ExtractOptions
+from tasks.urllists import is_local
 from tasks.urls import canonicalize_url
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+Kind = Literal["auto", "feed", "sitemap", "urls"]
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+_RESERVED_HEADERS = {"host", "content-length", "transfer-encoding", "connection"}
 
 
 class SourcesError(Exception):
@@ -31,26 +45,100 @@ def _check_cron(expression: str) -> str:
     return expression
 
 
+class ExtractConfig(BaseModel):
+    """A source's extraction switches (trafilatura's names)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    favor_precision: bool = True
+    favor_recall: bool = False
+    include_tables: bool = True
+    include_comments: bool = False
+
+    def options(self) -> ExtractOptions:
+        return ExtractOptions(**self.model_dump())
+
+
+def _check_documents(urls: list[str]) -> list[str]:
+    for url in urls:
+        if not is_local(url) and canonicalize_url(url) is None:
+            raise ValueError(f"{url!r} is not an http(s) URL or a file: path")
+    return urls
+
+
+def _check_patterns(patterns: list[str]) -> list[str]:
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
+    return patterns
+
+
 class SourceConfig(BaseModel):
-    """One news source: a stable slug, its feeds and when to ingest it."""
+    """One news source: a stable slug, where its article URLs are listed (feeds, sitemaps, URL
+    lists), when to ingest it, and per-source options."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Slug
-    feeds: list[str] = Field(min_length=1)
+    sitemaps: list[str] = Field(default_factory=list, description="sitemaps or sitemap indexes")
+    urls: list[str] = Field(default_factory=list, description="plain-text URL lists")
+    feeds: list[str] = Field(
+        default_factory=list, validate_default=True, description="documents of kind `kind`"
+    )
+    kind: Kind = Field(default="auto", description="kind of the `feeds` documents")
     schedule: str | None = None
     interval: int | None = Field(default=None, ge=60)
     enabled: bool = True
     delay: float | None = Field(default=None, ge=0, description="politeness delay per host, s")
     max_items: int | None = Field(default=None, ge=1)
+    include: list[str] = Field(default_factory=list, description="URL regexes; one must match")
+    exclude: list[str] = Field(default_factory=list, description="URL regexes; none may match")
+    language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+    extract: ExtractConfig = Field(default_factory=ExtractConfig)
+    headers: dict[str, str] = Field(default_factory=dict, description="sent with every request")
+
+    @field_validator("sitemaps", "urls")
+    @classmethod
+    def _documents_are_urls(cls, urls: list[str]) -> list[str]:
+        return _check_documents(urls)
 
     @field_validator("feeds")
     @classmethod
-    def _feeds_are_urls(cls, feeds: list[str]) -> list[str]:
-        for feed in feeds:
-            if canonicalize_url(feed) is None:
-                raise ValueError(f"{feed!r} is not an http(s) URL")
-        return feeds
+    def _feeds_or_other_documents(cls, feeds: list[str], info: ValidationInfo) -> list[str]:
+        if not (feeds or info.data.get("sitemaps") or info.data.get("urls")):
+            raise ValueError("give at least one document: feeds, sitemaps or urls")
+        return _check_documents(feeds)
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
+        return _check_patterns(patterns)
+
+    @field_validator("headers")
+    @classmethod
+    def _headers_are_sane(cls, headers: dict[str, str]) -> dict[str, str]:
+        for name, value in headers.items():
+            if not _HEADER_NAME.match(name) or name.lower() in _RESERVED_HEADERS:
+                raise ValueError(f"{name!r} is not a header name newsflow can send")
+            if "\r" in value or "\n" in value:
+                raise ValueError(f"header {name!r}: value must be one line")
+        return headers
+
+    @property
+    def documents(self) -> dict[str, str]:
+        """Every document to discover from, mapped to its kind (``auto``: detected)."""
+        kinds: dict[str, str] = {url: self.kind for url in self.feeds}
+        kinds.update({url: "sitemap" for url in self.sitemaps})
+        kinds.update({url: "urls" for url in self.urls})
+        return kinds
+
+    def wants(self, url: str) -> bool:
+        """Whether an item URL passes the source's ``include``/``exclude`` patterns."""
+        if self.include and not any(re.search(p, url) for p in self.include):
+            return False
+        return not any(re.search(p, url) for p in self.exclude)
 
     @field_validator("schedule")
     @classmethod
