@@ -54,9 +54,9 @@ def _entry_link(entry: Any, url: str) -> str | None:
             continue
         href = child.get("href")
         if href is not None and child.get("rel", "alternate") == "alternate":
-            return urljoin(child.base or url, href.strip())
+            return urljoin(str(child.base or url), str(href).strip())
         if href is None and (child.text or "").strip():
-            return urljoin(url, child.text.strip())
+            return urljoin(url, str(child.text).strip())
     for child in entry:
         text = (child.text or "").strip()
         if _local(child) == "guid" and child.get("isPermaLink", "true") == "true":
