@@ -1,0 +1,205 @@
+"""Per-source options (kinds, URL filters, language, extraction switches, headers), the feed
+fallback of title/date/authors, and the ``feed_items`` upsert on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from storage import repository
+from storage.engine import transaction
+from storage.models import FeedItemRow
+from tasks.extract import PageInput, extract_page
+from tasks.fallbacks import with_feed_fallbacks
+from tasks.fetch import FetchConfig, fetch_pages
+from tasks.netguard import NetworkPolicy
+from tasks.records import ExtractedArticle, ExtractOptions, FeedItem
+from tasks.sources import SourceConfig, SourcesError, parse_sources
+from tests.loopback import LoopbackServer
+
+BASE = {"name": "opts", "interval": 600}
+WHEN = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def entry(**fields: Any) -> dict[str, Any]:
+    return {**BASE, "feeds": ["https://news.example.test/rss"], **fields}
+
+
+def test_source_config_documents_map_each_list_to_its_kind() -> None:
+    source = SourceConfig.model_validate(
+        entry(
+            kind="feed",
+            sitemaps=["https://news.example.test/sitemap_index.xml"],
+            urls=["file:lists/today.txt"],
+        )
+    )
+
+    assert source.documents == {
+        "https://news.example.test/rss": "feed",
+        "https://news.example.test/sitemap_index.xml": "sitemap",
+        "file:lists/today.txt": "urls",
+    }
+
+
+def test_source_config_sitemaps_alone_are_enough() -> None:
+    source = SourceConfig.model_validate(
+        {**BASE, "sitemaps": ["https://news.example.test/news-sitemap.xml"]}
+    )
+
+    assert source.feeds == [] and source.documents
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        pytest.param({"feeds": []}, "feeds", "at least one document", id="no-documents"),
+        pytest.param({"kind": "json"}, "kind", "'auto', 'feed', 'sitemap' or 'urls'", id="kind"),
+        pytest.param({"include": ["(unclosed"]}, "include", "regular expression", id="include"),
+        pytest.param({"exclude": ["*video"]}, "exclude", "regular expression", id="exclude"),
+        pytest.param({"language": "English"}, "language", "pattern", id="language"),
+        pytest.param({"extract": {"precision": True}}, "extract.precision", "Extra", id="extract"),
+        pytest.param({"headers": {"Bad Name": "x"}}, "headers", "header name", id="header-name"),
+        pytest.param({"headers": {"X-A": "a\r\nb"}}, "headers", "one line", id="header-value"),
+        pytest.param({"sitemaps": ["ftp://x.test/s"]}, "sitemaps", "http(s) URL", id="sitemap"),
+    ],
+)
+def test_parse_sources_invalid_option_names_the_field(
+    fields: dict[str, Any], field: str, message: str
+) -> None:
+    with pytest.raises(SourcesError) as excinfo:
+        parse_sources({"sources": [entry(**fields)]})
+
+    assert f"entry 1 ('opts'), field {field}:" in str(excinfo.value)
+    assert message in str(excinfo.value)
+
+
+def test_source_config_wants_applies_include_then_exclude() -> None:
+    source = SourceConfig.model_validate(entry(include=[r"/news/"], exclude=[r"/live-"]))
+
+    assert source.wants("https://x.test/news/a")
+    assert not source.wants("https://x.test/sport/a")
+    assert not source.wants("https://x.test/news/live-blog")
+
+
+def test_source_config_extract_options_reach_the_worker_input() -> None:
+    source = SourceConfig.model_validate(entry(extract={"include_tables": False}))
+
+    assert source.extract.options() == ExtractOptions(include_tables=False)
+
+
+def test_extract_page_include_tables_option_drops_table_text() -> None:
+    words = " ".join(f"prose{i}" for i in range(60))
+    html = (
+        f"<html><body><article><p>{words}</p><p>{words}</p><table><tr><td>cellvalue one</td>"
+        "<td>cellvalue two</td></tr></table></article></body></html>"
+    ).encode()
+    url = "https://x.test/a"
+
+    kept = extract_page(PageInput(url, html, options=ExtractOptions(include_tables=True)))
+    dropped = extract_page(PageInput(url, html, options=ExtractOptions(include_tables=False)))
+
+    assert kept.article is not None and "cellvalue" in kept.article.text
+    assert dropped.article is not None and "cellvalue" not in dropped.article.text
+
+
+def test_fetch_pages_sends_the_source_headers(server: LoopbackServer) -> None:
+    seen: list[str | None] = []
+
+    def handler(request: Any) -> None:
+        seen.append(request.headers.get("X-Api-Key"))
+        request.send_response(404)
+        request.send_header("Content-Length", "0")
+        request.end_headers()
+
+    server.routes["/feed"] = handler
+    source = SourceConfig.model_validate(entry(headers={"X-Api-Key": "k1"}))
+    config = FetchConfig(user_agent="t", delay=0, retries=0, network_policy=NetworkPolicy(True))
+    url = server.url("/feed")
+
+    fetch_pages([url], config, kind="feed", headers={url: dict(source.headers)})
+
+    assert seen == ["k1"]
+
+
+def _article(**fields: Any) -> ExtractedArticle:
+    return ExtractedArticle(
+        url="https://x.test/a",
+        canonical_url="https://x.test/a",
+        text="t",
+        content_hash="h",
+        **fields,
+    )
+
+
+ITEM = FeedItem(
+    "https://x.test/a", "https://x.test/a", title="Feed", published_at=WHEN, author="Ann & Bo"
+)
+
+
+def test_with_feed_fallbacks_fills_what_the_page_lacks() -> None:
+    article = with_feed_fallbacks(_article(), ITEM, language="fr")
+
+    assert (article.title, article.title_source) == ("Feed", "feed")
+    assert (article.published_at, article.date_source) == (WHEN, "feed")
+    assert (article.authors, article.authors_source) == (("Ann", "Bo"), "feed")
+    assert article.language == "fr"
+
+
+def test_with_feed_fallbacks_keeps_what_the_page_has() -> None:
+    page = _article(
+        title="Page",
+        published_at=datetime(2026, 1, 1, tzinfo=UTC),
+        date_source="url",
+        authors=("Cy",),
+        language="en",
+    )
+
+    article = with_feed_fallbacks(page, ITEM, language="fr")
+
+    assert (article.title_source, article.date_source, article.authors_source) == (
+        "page",
+        "url",
+        "page",
+    )
+    assert (article.title, article.authors, article.language) == ("Page", ("Cy",), "en")
+
+
+def test_with_feed_fallbacks_nothing_anywhere_leaves_sources_null() -> None:
+    article = with_feed_fallbacks(_article(), FeedItem("https://x.test/a", "https://x.test/a"))
+
+    assert (article.title_source, article.date_source, article.authors_source) == (None,) * 3
+
+
+def test_record_feed_items_upserts_one_row_per_canonical_url(migrated_db: str) -> None:
+    run_id = repository.start_run(migrated_db, "opts", None)
+    first = FeedItem("https://x.test/a?utm_source=f", "https://x.test/a", title="One", guid="g1")
+    later = FeedItem("https://x.test/a", "https://x.test/a", title="One (updated)", guid="g1")
+
+    repository.record_feed_items(migrated_db, run_id, [first])
+    with transaction(migrated_db) as session:
+        seen = session.scalars(select(FeedItemRow)).one().first_seen_at
+    repository.record_feed_items(migrated_db, run_id, [later])
+
+    with transaction(migrated_db) as session:
+        row = session.scalars(select(FeedItemRow)).one()
+        assert (row.title, row.url, row.guid) == ("One (updated)", "https://x.test/a", "g1")
+        assert row.first_seen_at == seen and row.last_seen_at >= seen
+
+
+def test_record_feed_items_links_a_url_already_stored(migrated_db: str) -> None:
+    from tests.test_storage import article, page
+
+    run_id = repository.start_run(migrated_db, "opts", None)
+    repository.store_pages(
+        migrated_db, run_id, [page("https://x.test/b", article("https://x.test/b"))]
+    )
+
+    repository.record_feed_items(
+        migrated_db, run_id, [FeedItem("https://x.test/b", "https://x.test/b")]
+    )
+
+    with transaction(migrated_db) as session:
+        assert session.scalars(select(FeedItemRow.article_id)).one() is not None
