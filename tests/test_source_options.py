@@ -203,3 +203,17 @@ def test_record_feed_items_links_a_url_already_stored(migrated_db: str) -> None:
 
     with transaction(migrated_db) as session:
         assert session.scalars(select(FeedItemRow.article_id)).one() is not None
+
+
+def test_readme_source_example_is_valid() -> None:
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(- name: example-news.*?)```", readme, re.S)
+
+    assert block is not None
+    (source,) = parse_sources({"sources": yaml.safe_load(block.group(1))})
+    assert set(source.documents.values()) == {"sitemap", "urls"}
