@@ -17,6 +17,7 @@ from lxml import etree
 
 from tasks.records import FeedItem
 from tasks.urls import canonicalize_url
+from tasks.xmlsafe import without_entity_declarations
 
 MAX_ENTRIES = 50_000  # per document (the sitemaps.org limit)
 MAX_CHILDREN = 1_000  # child sitemaps read from one index
@@ -141,8 +142,6 @@ def _parse_xml(data: bytes) -> tuple[Any, str | None]:
 
 def parse_sitemap(body: bytes, url: str, limit: int = MAX_ENTRIES) -> Sitemap:
     """Parse sitemap bytes (gzip'd or not) fetched from ``url``; at most ``limit`` entries."""
-    from tasks.discover import without_entity_declarations  # one entity rule for all XML
-
     data = without_entity_declarations(gunzip(body)).lstrip()
     root, warning = _parse_xml(data)
     if warning and b"&" in data:  # the usual breakage: a raw "&" (recovery would drop entries)
@@ -151,24 +150,17 @@ def parse_sitemap(body: bytes, url: str, limit: int = MAX_ENTRIES) -> Sitemap:
     if root is None or _local(root) not in ("urlset", "sitemapindex"):
         raise SitemapError("sitemap_unparseable", warning or "no <urlset> or <sitemapindex> root")
     kind = _local(root)
-    sitemap = Sitemap(kind=kind)
+    cap = limit if kind == "urlset" else MAX_CHILDREN
     entry_tag = "url" if kind == "urlset" else "sitemap"
-    seen: set[str] = set()
+    found: dict[str, FeedItem] = {}
     for entry in root:
-        if _local(entry) != entry_tag:
+        item = _item(entry, url) if _local(entry) == entry_tag else None
+        if item is None or item.canonical_url in found:
             continue
-        item = _item(entry, url)
-        if item is None or item.canonical_url in seen:
-            continue
-        seen.add(item.canonical_url)
-        if kind == "urlset":
-            if len(sitemap.items) >= limit:
-                warning = f"more than {limit} entries; the rest skipped"
-                break
-            sitemap.items.append(item)
-        else:
-            if len(sitemap.children) >= MAX_CHILDREN:
-                warning = f"more than {MAX_CHILDREN} child sitemaps; the rest skipped"
-                break
-            sitemap.children.append(item.url)
-    return Sitemap(kind, sitemap.items, sitemap.children, warning)
+        if len(found) >= cap:
+            warning = f"more than {cap} entries; the rest skipped"
+            break
+        found[item.canonical_url] = item
+    if kind == "urlset":
+        return Sitemap(kind, items=list(found.values()), warning=warning)
+    return Sitemap(kind, children=[i.url for i in found.values()], warning=warning)
