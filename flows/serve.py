@@ -67,7 +67,7 @@ def build_deployments(sources: list[SourceConfig], sources_path: Path) -> list[A
                 limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
             ),
             tags=["newsflow", f"source:{source.name}"],
-            description=f"Ingest {source.name}: {', '.join(source.feeds)}",
+            description=f"Ingest {source.name}: {', '.join(source.documents)}",
         )
         for source in sources
         if source.enabled

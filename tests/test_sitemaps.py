@@ -376,3 +376,16 @@ def test_read_feeds_without_fetcher_lists_children_as_pending() -> None:
     read = read_feeds([outcome], 10)
 
     assert read.pending == [BASE + "c.xml"] and read.items == []
+
+
+def test_read_feeds_index_child_of_another_kind_is_detected(server: LoopbackServer) -> None:
+    from tests.loopback import atom_feed
+
+    server.routes["/index.xml"] = Route(_index([server.url("/atom.xml")]), headers=XML)
+    server.routes["/atom.xml"] = Route(atom_feed("blog", [BASE + "post"]), headers=XML)
+
+    read = _read_index(server, "/index.xml")
+
+    assert [(i.url, i.title, i.feed_url) for i in read.items] == [
+        (BASE + "post", "Entry 0", server.url("/atom.xml"))
+    ]
