@@ -98,11 +98,20 @@ def check_page(item: FeedItem, fetched: FetchOutcome) -> PageCheck:
     return PageCheck(item, "ok", result.article, tuple(article_findings(result.article)))
 
 
+def fetch_documents(
+    source: SourceConfig, config: FetchConfig, hosts: HostRegistry
+) -> list[FetchOutcome]:
+    """The source's discovery documents (today: its feeds), fetched as the ingest flow fetches
+    them but unconditionally; the input of ``read_feeds``. The one place to extend when a
+    source kind brings other documents (sitemaps, URL lists)."""
+    return fetch_pages(source.feeds, config, kind="feed", hosts=hosts)
+
+
 def probe_source(source: SourceConfig, config: FetchConfig, limit: int, sample: int = 3) -> Probe:
     """Fetch the source's feeds, read up to ``limit`` items, extract the first ``sample``."""
     probe = Probe(source)
     hosts = HostRegistry(config.host_max_failures)
-    fetched = fetch_pages(source.feeds, config, kind="feed", hosts=hosts)
+    fetched = fetch_documents(source, config, hosts)
     for outcome in fetched:
         alone = read_feeds([outcome], limit)  # per feed: its own count and findings
         read = alone.outcomes[0]

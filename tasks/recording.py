@@ -18,6 +18,7 @@ from tasks.discover import read_feeds
 from tasks.extract import PageInput, extract_page
 from tasks.fetch import FetchConfig, fetch_pages
 from tasks.hosts import HostRegistry
+from tasks.probe import fetch_documents
 from tasks.records import FetchOutcome
 from tasks.sources import SourceConfig
 
@@ -132,7 +133,7 @@ def record_source(
     if directory.exists() and any(directory.iterdir()) and not force:
         raise RecordingError(f"{directory} is not empty (overwrite it with --force)")
     hosts = HostRegistry(config.host_max_failures)
-    feeds = fetch_pages(source.feeds, config, kind="feed", hosts=hosts)
+    feeds = fetch_documents(source, config, hosts)
     read = read_feeds(feeds, FEED_LIMIT)
     if read.feeds_ok == 0:
         raise RecordingError("no feed could be read: " + "; ".join(read.errors))

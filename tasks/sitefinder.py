@@ -179,8 +179,10 @@ def discover_site(url: str, config: FetchConfig) -> SiteReport:
     if home.ok and home.body is not None:
         links = feed_links(home.body, site, home.content_type)
     feeds = _check([(link, "link") for link in links], "feed", config, hosts)
-    if not any(c.usable for c in feeds):
+    if not any(c.usable for c in feeds):  # guess, but not where robots.txt says no
+        robots = hosts.host(host_key(site)).robots
         paths = [(urljoin(site, path), "path") for path in FEED_PATHS]
+        paths = [(u, via) for u, via in paths if robots is None or robots.allows(u)]
         feeds += _check(paths, "feed", config, hosts)
     report.candidates.extend(feeds)
     sitemaps = [(u, "robots") for u in _robots_sitemaps(site, config, hosts)]

@@ -175,6 +175,19 @@ def test_sources_discover_tries_common_paths_and_checks_each(
     assert f"# sitemap (2 entries): {base}/news-sitemap.xml" in result.stdout
 
 
+def test_sources_discover_guesses_no_path_robots_txt_disallows(
+    env: Path, server: LoopbackServer
+) -> None:
+    base = serve_site(server, "tagesblick")
+    server.routes["/robots.txt"] = Route(b"User-agent: *\nDisallow: /rss\n", headers={})
+
+    result = invoke("discover", base + "/")
+
+    assert result.exit_code == 0, result.stderr
+    assert "/atom.xml" in server.hits
+    assert "/rss" not in server.hits and "/rss.xml" not in server.hits
+
+
 def test_sources_discover_exits_1_without_a_feed(env: Path, server: LoopbackServer) -> None:
     server.routes["/"] = Route(b"<html><body><p>Just a page.</p></body></html>")
 
@@ -264,3 +277,20 @@ def test_sources_list_without_a_database_shows_dashes(env: Path, tmp_path: Path)
     ]
     assert "no database at" in result.stderr
     assert not env.exists()
+
+
+def test_source_activity_of_a_database_without_tables_is_empty(db_url: str) -> None:
+    from storage.overview import source_activity
+
+    assert source_activity(db_url) == {}
+
+
+def test_source_activity_gives_the_latest_run_by_start(migrated_db: str) -> None:
+    from storage.overview import source_activity
+
+    _activity(migrated_db)
+
+    activity = source_activity(migrated_db)["example-news"]
+
+    assert (activity.last_status, activity.feed_items, activity.failed) == ("failed", 2, 2)
+    assert activity.articles == 1
