@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from flows import cli_analytics
+from flows import cli_analytics, cli_sources
 from flows.cli_search import search
 from flows.settings import Settings, apply_prefect_defaults, redact_url
 from tasks.sources import SourceConfig, SourcesError, load_sources, select_sources
@@ -173,6 +173,7 @@ def serve(sources: SourcesOption = None) -> None:
 
 app.command()(search)
 cli_analytics.register(app)
+cli_sources.register(app)
 
 
 @db_app.command("upgrade")

@@ -22,7 +22,12 @@ from flows import progress
 from flows.settings import Settings
 from storage import repository
 from tasks.dedup import best_match
-from tasks.discover import conditional_headers, conditional_headers_for, read_feeds
+from tasks.discover import (
+    conditional_headers,
+    conditional_headers_for,
+    fetch_documents,
+    read_feeds,
+)
 from tasks.extract import (
     ExtractionResult,
     PageInput,
@@ -32,11 +37,10 @@ from tasks.extract import (
     pages_to_extract,
 )
 from tasks.fallbacks import complete_pages
-from tasks.fetch import FetchConfig, fetch_pages
-from tasks.hosts import HostRegistry, registry_for
+from tasks.fetch import fetch_pages
+from tasks.hosts import registry_for
 from tasks.records import FeedItem, FetchOutcome, Recheck, RunCounts
 from tasks.sources import SourceConfig
-from tasks.urllists import is_local, read_local
 from tasks.warc import WarcEntry
 
 log = logging.getLogger("newsflow")
@@ -118,19 +122,6 @@ def start_run(source: str, flow_run_id: str | None) -> int:
     return repository.start_run(
         settings.database_url, source, flow_run_id, socket.gethostname(), os.getpid()
     )
-
-
-def fetch_documents(
-    urls: Sequence[str],
-    config: FetchConfig,
-    hosts: HostRegistry,
-    headers: dict[str, dict[str, str]] | None = None,
-) -> list[FetchOutcome]:
-    """Fetch a source's documents (feeds, sitemaps, URL lists) politely; ``file:`` ones are
-    read from disk. Results keep the order of ``urls``."""
-    remote = [u for u in urls if not is_local(u)]
-    fetched = iter(fetch_pages(remote, config, kind="feed", hosts=hosts, headers=headers))
-    return [read_local(u, config.max_feed_bytes) if is_local(u) else next(fetched) for u in urls]
 
 
 def _with(extra: dict[str, str], headers: dict[str, str]) -> dict[str, str]:

@@ -18,9 +18,11 @@ from urllib.parse import urljoin
 
 import feedparser
 
+from tasks.fetch import FetchConfig, fetch_pages
+from tasks.hosts import HostRegistry
 from tasks.records import FeedItem, FeedState, FetchOutcome, Recheck
 from tasks.sitemaps import SitemapError, gunzip, parse_sitemap
-from tasks.urllists import looks_like_url_list, parse_url_list
+from tasks.urllists import is_local, looks_like_url_list, parse_url_list, read_local
 from tasks.urls import canonicalize_url
 from tasks.xmlsafe import without_entity_declarations
 
@@ -406,3 +408,16 @@ def read_feeds(
         result.pending = children
     result.items = list(reader.seen.values())[:limit]
     return result
+
+
+def fetch_documents(
+    urls: Sequence[str],
+    config: FetchConfig,
+    hosts: HostRegistry,
+    headers: dict[str, dict[str, str]] | None = None,
+) -> list[FetchOutcome]:
+    """Fetch a source's documents (feeds, sitemaps, URL lists) politely; ``file:`` ones are
+    read from disk. Results keep the order of ``urls``."""
+    remote = [u for u in urls if not is_local(u)]
+    fetched = iter(fetch_pages(remote, config, kind="feed", hosts=hosts, headers=headers))
+    return [read_local(u, config.max_feed_bytes) if is_local(u) else next(fetched) for u in urls]

@@ -76,3 +76,20 @@ def canonicalize_url(url: str, base: str | None = None) -> str | None:
         (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)
     )
     return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query), ""))
+
+
+_SECOND_LEVEL = frozenset({"co", "com", "net", "org", "gov", "ac", "edu", "ne", "or", "go"})
+
+
+def site_domain(url: str) -> str:
+    """The site a URL belongs to, by a heuristic (no public-suffix list): the host's last two
+    labels, three under a country's second level (``bbc.co.uk``); an IP address as it is."""
+    try:
+        host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    except ValueError:
+        return ""
+    if not host or ":" in host or host.replace(".", "").isdigit():
+        return host
+    labels = host.split(".")
+    keep = 3 if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2 else 2
+    return ".".join(labels[-keep:])
