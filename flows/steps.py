@@ -19,7 +19,9 @@ from prefect.cache_policies import NO_CACHE
 
 from flows import progress
 from flows.settings import Settings
+from storage import boilerplate as boilerplate_store
 from storage import repository
+from tasks import boilerplate
 from tasks.dedup import best_match
 from tasks.discover import conditional_headers, conditional_headers_for, read_feeds
 from tasks.extract import (
@@ -32,7 +34,7 @@ from tasks.extract import (
 )
 from tasks.fetch import fetch_pages
 from tasks.hosts import registry_for
-from tasks.records import FeedItem, FetchOutcome, Recheck, RunCounts
+from tasks.records import FeedItem, FetchOutcome, PageResult, Recheck, RunCounts
 from tasks.sources import SourceConfig
 
 log = logging.getLogger("newsflow")
@@ -100,6 +102,26 @@ def process_is_dead(
     return heartbeat is None or datetime.now(UTC) - heartbeat > stale_after
 
 
+def _learned(settings: Settings, source: str) -> frozenset[str]:
+    """The source's learned boilerplate line keys (none when learning is off)."""
+    if not settings.boilerplate:
+        return frozenset()
+    return boilerplate_store.learned_keys(settings.database_url, source)
+
+
+def _learn(settings: Settings, source: str, pages: list[PageResult]) -> None:
+    """After a batch is stored: count its pages' lines and learn the source's new boilerplate."""
+    if not settings.boilerplate:
+        return
+    rule = settings.boilerplate_rule()
+    decide = functools.partial(boilerplate.recurring, rule=rule)
+    new = boilerplate_store.learn(
+        settings.database_url, source, boilerplate.observe(pages), decide, rule.window
+    )
+    if new:
+        log.info("%s: learned %d boilerplate line(s)", source, new)
+
+
 @task(name="start-run", cache_policy=NO_CACHE)
 def start_run(source: str, flow_run_id: str | None) -> int:
     """Close the source's runs whose process died, then open this run's row."""
@@ -155,7 +177,8 @@ def process_batch(
     robots: list[FetchOutcome] = []
     hosts = registry_for(run_key, config.host_max_failures)
     fetched = fetch_pages([i.url for i in items], config, hosts=hosts, side=robots)
-    inputs = pages_to_extract(fetched)
+    learned = _learned(settings, source.name)
+    inputs = pages_to_extract(fetched, learned)
     extracted = _extract(inputs, settings.extract_workers)
     pages = page_results(items, fetched, extracted)
     near = repository.NearDup(
@@ -163,6 +186,7 @@ def process_batch(
         window=timedelta(days=settings.near_dup_window_days),
     )
     counts = repository.store_pages(settings.database_url, run_id, pages, extra=robots, near=near)
+    _learn(settings, source.name, pages)
     counts.fetched = len(inputs)
     progress.advanced(source.name, len(items))
     return counts
@@ -178,7 +202,8 @@ def recheck_batch(
     sent = {r.url: conditional_headers_for(r) for r in rechecks}
     hosts = registry_for(run_key, config.host_max_failures)
     fetched = fetch_pages([r.url for r in rechecks], config, hosts=hosts, headers=sent)
-    extracted = _extract(pages_to_extract(fetched), settings.extract_workers)
+    learned = _learned(settings, source.name)
+    extracted = _extract(pages_to_extract(fetched, learned), settings.extract_workers)
     items = [FeedItem(url=r.url, canonical_url=r.url) for r in rechecks]
     pages = page_results(items, fetched, extracted)
     counts = repository.apply_rechecks(settings.database_url, run_id, rechecks, pages)

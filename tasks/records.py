@@ -88,6 +88,18 @@ class ExtractedArticle:
     word_count: int = 0
     minhash: bytes = b""  # MinHash signature of the text (near-duplicate detection)
     bands: tuple[int, ...] = ()  # its LSH band hashes
+    # Keys of the text's lines before the source's boilerplate was stripped (tasks/boilerplate.py)
+    line_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PageLines:
+    """One stored page as boilerplate learning sees it: its canonical URL, the keys of its lines
+    before stripping, and (key, text) of the lines its stored text still holds."""
+
+    url: str
+    keys: tuple[str, ...]
+    texts: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
