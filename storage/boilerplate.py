@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from storage.engine import transaction
 from storage.models import Article, ArticleURL, BoilerplateLine, RecentPageLine, Source, utcnow
-from storage.repository import CHUNK, _chunks, _insert, ensure_source
+from storage.repository import _chunks, _insert, ensure_source
 from tasks.records import PageLines
 
 # Picks the learned keys: (distinct stories per key, distinct stories in the window) -> keys.
@@ -78,9 +78,9 @@ def _remember(session: Session, source_id: int, pages: Sequence[PageLines]) -> N
         if p.url in ids
         for key in p.keys
     ]
-    for start in range(0, len(rows), CHUNK):
-        statement = _insert(session, RecentPageLine).values(rows[start : start + CHUNK])
-        session.execute(statement.on_conflict_do_nothing())
+    if rows:  # executemany of one cached statement: a multi-row VALUES costs more to compile
+        statement = _insert(session, RecentPageLine.__table__).on_conflict_do_nothing()
+        session.connection().execute(statement, rows)
 
 
 def _trim(session: Session, source_id: int, window: int) -> None:

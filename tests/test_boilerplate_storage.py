@@ -208,3 +208,17 @@ def test_cli_boilerplate_lists_learned_lines(sqlite_url: str, tmp_path: Path) ->
     assert shown.returncode == 0, shown.stderr
     assert "Reader Comments" in shown.stdout and "Sign up for our morning" in shown.stdout
     assert (other.returncode, other.stdout.strip()) == (0, "no boilerplate learned yet")
+
+
+def test_steps_learned_is_empty_when_learning_is_off(
+    migrated_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows import steps
+    from flows.settings import Settings
+
+    store_and_learn(migrated_db, stories(3))
+    monkeypatch.setenv("NEWSFLOW_DATABASE_URL", migrated_db)
+
+    assert steps._learned(Settings(), "site") == store.learned_keys(migrated_db, "site") != set()
+    monkeypatch.setenv("NEWSFLOW_BOILERPLATE", "false")
+    assert steps._learned(Settings(), "site") == frozenset()
