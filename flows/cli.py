@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from flows import cli_analytics, cli_sources
+from flows.cli_boilerplate import boilerplate
 from flows.cli_search import search
 from flows.settings import Settings, apply_prefect_defaults, redact_url
 from tasks.sources import SourceConfig, SourcesError, load_sources, select_sources
@@ -172,6 +173,7 @@ def serve(sources: SourcesOption = None) -> None:
 
 
 app.command()(search)
+app.command()(boilerplate)
 cli_analytics.register(app)
 cli_sources.register(app)
 

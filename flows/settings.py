@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from tasks.boilerplate import Rule
 from tasks.fetch import FetchConfig
 from tasks.netguard import NetworkPolicy
 
@@ -59,6 +60,10 @@ class Settings(BaseSettings):
     max_items_per_source: int = Field(500, ge=1)
     backfill_max_items: int = Field(100_000, ge=1)  # pages one sitemap backfill may list
     extract_workers: int = Field(2, ge=0)
+    boilerplate: bool = True  # learn each source's recurring lines and strip them
+    boilerplate_min_pages: int = Field(3, ge=2)
+    boilerplate_min_share: float = Field(0.05, ge=0, le=1)
+    boilerplate_window: int = Field(200, ge=1)
 
     @cached_property
     def network_policy(self) -> NetworkPolicy:
@@ -75,6 +80,13 @@ class Settings(BaseSettings):
         except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
             ver = "0"
         return f"newsflow/{ver} (+{self.contact_url})"
+
+    def boilerplate_rule(self) -> Rule:
+        return Rule(
+            min_pages=self.boilerplate_min_pages,
+            min_share=self.boilerplate_min_share,
+            window=self.boilerplate_window,
+        )
 
     def fetch_config(self, delay: float | None = None) -> FetchConfig:
         return FetchConfig(

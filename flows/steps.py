@@ -20,7 +20,9 @@ from prefect.cache_policies import NO_CACHE
 
 from flows import progress
 from flows.settings import Settings
+from storage import boilerplate as boilerplate_store
 from storage import repository
+from tasks import boilerplate
 from tasks.dedup import best_match
 from tasks.discover import (
     conditional_headers,
@@ -39,7 +41,7 @@ from tasks.extract import (
 from tasks.fallbacks import complete_pages
 from tasks.fetch import fetch_pages
 from tasks.hosts import registry_for
-from tasks.records import FeedItem, FetchOutcome, Recheck, RunCounts
+from tasks.records import FeedItem, FetchOutcome, PageResult, Recheck, RunCounts
 from tasks.sources import SourceConfig
 from tasks.warc import WarcEntry
 
@@ -107,6 +109,26 @@ def process_is_dead(
             return False  # alive, someone else's
         return False
     return heartbeat is None or datetime.now(UTC) - heartbeat > stale_after
+
+
+def _learned(settings: Settings, source: str) -> frozenset[str]:
+    """The source's learned boilerplate line keys (none when learning is off)."""
+    if not settings.boilerplate:
+        return frozenset()
+    return boilerplate_store.learned_keys(settings.database_url, source)
+
+
+def _learn(settings: Settings, source: str, pages: list[PageResult]) -> None:
+    """After a batch is stored: count its pages' lines and learn the source's new boilerplate."""
+    if not settings.boilerplate:
+        return
+    rule = settings.boilerplate_rule()
+    decide = functools.partial(boilerplate.recurring, rule=rule)
+    new = boilerplate_store.learn(
+        settings.database_url, source, boilerplate.observe(pages), decide, rule.window
+    )
+    if new:
+        log.info("%s: learned %d boilerplate line(s)", source, new)
 
 
 @task(name="start-run", cache_policy=NO_CACHE)
@@ -195,7 +217,8 @@ def store_fetched(
     and authors from the feed where the page has none, dedup and store in one transaction."""
     settings = Settings()
     options = source.extract.options()
-    inputs = [replace(p, options=options) for p in pages_to_extract(fetched)]
+    learned = _learned(settings, source.name)
+    inputs = [replace(p, options=options) for p in pages_to_extract(fetched, learned)]
     extracted = _extract(inputs, settings.extract_workers)
     pages = complete_pages(page_results(items, fetched, extracted), source.language)
     near = repository.NearDup(
@@ -203,6 +226,7 @@ def store_fetched(
         window=timedelta(days=settings.near_dup_window_days),
     )
     counts = repository.store_pages(settings.database_url, run_id, pages, extra=extra, near=near)
+    _learn(settings, source.name, pages)
     counts.fetched = len(inputs)
     return counts
 
@@ -232,7 +256,9 @@ def recheck_batch(
     sent = {r.url: _with(source.headers, conditional_headers_for(r)) for r in rechecks}
     hosts = registry_for(run_key, config.host_max_failures)
     fetched = fetch_pages([r.url for r in rechecks], config, hosts=hosts, headers=sent)
-    extracted = _extract(pages_to_extract(fetched), settings.extract_workers)
+    learned, options = _learned(settings, source.name), source.extract.options()
+    inputs = [replace(p, options=options) for p in pages_to_extract(fetched, learned)]
+    extracted = _extract(inputs, settings.extract_workers)  # as at first store: no false revision
     items = [FeedItem(url=r.url, canonical_url=r.url) for r in rechecks]
     pages = page_results(items, fetched, extracted)
     counts = repository.apply_rechecks(settings.database_url, run_id, rechecks, pages)

@@ -281,6 +281,36 @@ class Fetch(Base):
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class BoilerplateLine(Base):
+    """A line one source repeats on many distinct stories (call-out, newsletter box, comment
+    widget), learned from its recent pages and stripped from its new articles."""
+
+    __tablename__ = "boilerplate_lines"
+
+    source_id: Mapped[int] = mapped_column(
+        ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True
+    )
+    line_hash: Mapped[str] = mapped_column(String(32), primary_key=True)
+    line: Mapped[str] = mapped_column(Text)
+    pages_seen: Mapped[int] = mapped_column(Integer)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RecentPageLine(Base):
+    """The learning window: the line keys of each source's recently stored articles, taken
+    before stripping (bounded per source)."""
+
+    __tablename__ = "recent_page_lines"
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    line_hash: Mapped[str] = mapped_column(String(32), primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 __all__ = [
     "Article",
     "ArticleAuthor",
@@ -289,11 +319,13 @@ __all__ = [
     "ArticleURL",
     "Author",
     "Base",
+    "BoilerplateLine",
     "FeedItemRow",
     "FeedStateRow",
     "Fetch",
     "IngestRun",
     "MinhashBand",
+    "RecentPageLine",
     "Source",
     "Tag",
 ]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from tasks import boilerplate
 from tasks.dedup import accept_page_canonical, band_hashes, signature
 from tasks.encoding import decode_html
 from tasks.records import ExtractedArticle, ExtractOptions, FeedItem, FetchOutcome, PageResult
@@ -41,6 +42,7 @@ class PageInput:
     html: bytes
     content_type: str | None = None  # the HTTP header, for decoding
     options: ExtractOptions | None = None  # the source's switches (default: ExtractOptions())
+    boilerplate: frozenset[str] = frozenset()  # line keys the source's pages repeat: stripped
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +155,8 @@ def extract_page(page: PageInput) -> ExtractionResult:
         return ExtractionResult(page.url, None, "no_extractable_text", "trafilatura found no body")
     data = doc if isinstance(doc, dict) else doc.as_dict()
     text = clean_text(data.get("text") or "")
+    keys = boilerplate.line_keys(text)  # before stripping: what learning counts
+    text = boilerplate.strip(text, page.boilerplate)  # before counting words and hashing
     words = len(_WORD.findall(text))
     if words < MIN_WORDS:
         return ExtractionResult(
@@ -178,6 +182,7 @@ def extract_page(page: PageInput) -> ExtractionResult:
         word_count=words,
         minhash=sig,
         bands=tuple(band_hashes(sig)),
+        line_keys=keys,
     )
     return ExtractionResult(page.url, article)
 
@@ -198,10 +203,13 @@ def extract_many(pages: Sequence[PageInput], pool: Executor | None) -> list[Extr
     return list(pool.map(extract_page, pages, chunksize=4))
 
 
-def pages_to_extract(fetched: Sequence[FetchOutcome]) -> list[PageInput]:
-    """The successfully fetched pages, in order, as extraction inputs."""
+def pages_to_extract(
+    fetched: Sequence[FetchOutcome], learned: frozenset[str] = frozenset()
+) -> list[PageInput]:
+    """The successfully fetched pages, in order, as extraction inputs (``learned``: the source's
+    boilerplate line keys, stripped from each)."""
     return [
-        PageInput(f.final_url or f.url, f.body, f.content_type)
+        PageInput(f.final_url or f.url, f.body, f.content_type, boilerplate=learned)
         for f in fetched
         if f.ok and f.body is not None
     ]

@@ -109,6 +109,18 @@ class ExtractedArticle:
     date_source: str | None = None
     title_source: str | None = None
     authors_source: str | None = None
+    # Keys of the text's lines before the source's boilerplate was stripped (tasks/boilerplate.py)
+    line_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PageLines:
+    """One stored page as boilerplate learning sees it: its canonical URL, the keys of its lines
+    before stripping, and (key, text) of the lines its stored text still holds."""
+
+    url: str
+    keys: tuple[str, ...]
+    texts: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,36 @@
+"""``newsflow boilerplate``: the lines each source repeats, learned and stripped from its new
+articles."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from flows.cli_analytics import _database, _when, console
+
+
+def boilerplate(
+    source: Annotated[str | None, typer.Argument(help="Only this source.")] = None,
+) -> None:
+    """List each source's learned boilerplate lines: distinct stories seen on, last seen (UTC).
+
+    They are stripped from the source's articles stored after they were learned."""
+    from storage.boilerplate import learned_lines
+
+    rows = learned_lines(_database(), source)
+    if not rows:
+        console.print("no boilerplate learned yet", highlight=False)
+        return
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0))
+    table.add_column("source", no_wrap=True)
+    table.add_column("pages", justify="right", no_wrap=True)
+    table.add_column("last seen (UTC)", no_wrap=True)
+    table.add_column("line")
+    for row in rows:
+        line = row.line if len(row.line) <= 200 else row.line[:199] + "…"
+        table.add_row(row.source, str(row.pages_seen), _when(row.last_seen_at), Text(line))
+    console.print(table)
