@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from flows import cli_analytics
+from flows.cli_reextract import reextract
 from flows.cli_search import search
 from flows.settings import Settings, apply_prefect_defaults, redact_url
 from tasks.sources import SourceConfig, SourcesError, load_sources, select_sources
@@ -107,6 +108,7 @@ def serve(sources: SourcesOption = None) -> None:
 
 
 app.command()(search)
+app.command()(reextract)
 cli_analytics.register(app)
 
 

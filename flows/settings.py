@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tasks.fetch import FetchConfig
 from tasks.netguard import NetworkPolicy
+from tasks.workers import PoolLimits
 
 DEFAULT_CONTACT_URL = "https://github.com/newsflow-project/newsflow"
 
@@ -58,6 +59,11 @@ class Settings(BaseSettings):
     batch_size: int = Field(50, ge=1)
     max_items_per_source: int = Field(500, ge=1)
     extract_workers: int = Field(2, ge=0)
+    extract_timeout: float = Field(20.0, gt=0)
+    max_html_bytes: int = Field(5_000_000, gt=0)
+    extract_recycle_after: int = Field(200, ge=1)
+    keep_raw_html: bool = True
+    raw_html_retention_days: float = Field(30.0, ge=0)  # 0: keep forever
 
     @cached_property
     def network_policy(self) -> NetworkPolicy:
@@ -74,6 +80,14 @@ class Settings(BaseSettings):
         except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
             ver = "0"
         return f"newsflow/{ver} (+{self.contact_url})"
+
+    @property
+    def pool_limits(self) -> PoolLimits:
+        return PoolLimits(
+            timeout=self.extract_timeout,
+            max_html_bytes=self.max_html_bytes,
+            recycle_after=self.extract_recycle_after,
+        )
 
     def fetch_config(self, delay: float | None = None) -> FetchConfig:
         return FetchConfig(

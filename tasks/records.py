@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
+from importlib.metadata import PackageNotFoundError, version
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,15 @@ class FeedState:
     last_unconditional_at: datetime | None = None
 
 
+@functools.cache
+def trafilatura_version() -> str:
+    """The installed trafilatura's version (what ``articles.extractor_version`` records)."""
+    try:
+        return version("trafilatura")
+    except PackageNotFoundError:  # pragma: no cover - trafilatura is a dependency
+        return "unknown"
+
+
 @dataclass(frozen=True, slots=True)
 class ExtractedArticle:
     """What extraction made of one fetched page, normalized and hashed."""
@@ -88,6 +99,19 @@ class ExtractedArticle:
     word_count: int = 0
     minhash: bytes = b""  # MinHash signature of the text (near-duplicate detection)
     bands: tuple[int, ...] = ()  # its LSH band hashes
+    extractor: str = "trafilatura"  # what made the text, and its version
+    extractor_version: str = field(default_factory=trafilatura_version)
+
+
+@dataclass(frozen=True, slots=True)
+class RawPage:
+    """A fetched page body as stored for re-extraction (``raw_pages``): compressed bytes."""
+
+    url: str  # the URL the body came from (after redirects)
+    content_type: str | None
+    body: bytes = field(repr=False)  # compressed with ``encoding``
+    size: int  # bytes before compression
+    encoding: str = "zlib"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +121,7 @@ class PageResult:
     fetch: FetchOutcome
     item: FeedItem
     article: ExtractedArticle | None = None
+    raw: RawPage | None = None  # the page's body, compressed (stored in raw_pages)
 
 
 @dataclass(slots=True)
