@@ -318,3 +318,25 @@ def test_cli_prune_deletes_raw_html_older_than(sqlite_url: str, tmp_path: Path) 
     assert by_option.returncode == 0, by_option.stderr
     assert "raw_pages: deleted 1 row(s)" in by_option.stdout
     assert len(raw_rows(sqlite_url)) == 1
+
+
+def test_apply_rechecks_keeps_raw_page_of_refetch(migrated_db: str) -> None:
+    url = "http://n.test/1"
+    ingest_pages(migrated_db, "news", {url: article_html(1)})
+    (recheck,) = repository.articles_to_recheck(
+        migrated_db, "news", datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC), 10
+    )
+    body = article_html(1, "<p>An update appended to the report.</p>")
+    outcomes = [fetched(url, body)]
+    extracted = [extract_page(p) for p in pages_to_extract(outcomes)]
+    pages = page_results([FeedItem(url, url)], outcomes, extracted)
+    run_id = repository.start_run(migrated_db, "news", None)
+
+    counts = repository.apply_rechecks(migrated_db, run_id, [recheck], pages)
+
+    assert counts.revised == 1
+    latest = raw_rows(migrated_db)[-1]
+    assert (latest.article_id, zlib.decompress(latest.body)) == (recheck.article_id, body)
+    with transaction(migrated_db) as session:
+        revision = session.scalars(select(ArticleRevision)).one()
+    assert revision.extractor_version == trafilatura_version()
