@@ -11,6 +11,7 @@ from rich.console import Console
 
 from flows import cli_analytics, cli_sources
 from flows.cli_boilerplate import boilerplate
+from flows.cli_reextract import reextract
 from flows.cli_search import search
 from flows.settings import Settings, apply_prefect_defaults, redact_url
 from tasks.sources import SourceConfig, SourcesError, load_sources, select_sources
@@ -174,6 +175,7 @@ def serve(sources: SourcesOption = None) -> None:
 
 app.command()(search)
 app.command()(boilerplate)
+app.command()(reextract)
 cli_analytics.register(app)
 cli_sources.register(app)
 

@@ -219,15 +219,30 @@ def prune(
             help="Also delete finished ingest_runs rows older than DAYS that stored no article.",
         ),
     ] = None,
+    raw_html_older_than: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            metavar="DAYS",
+            help="Delete kept raw HTML (raw_pages) fetched more than DAYS ago "
+            "(default: NEWSFLOW_RAW_HTML_RETENTION_DAYS; 0 there keeps it forever).",
+        ),
+    ] = None,
     dry_run: Annotated[bool, typer.Option(help="Only count what would be deleted.")] = False,
 ) -> None:
-    """Delete old fetches rows (and old runs that stored nothing); never articles.
+    """Delete old fetches rows (and old runs that stored nothing), and raw HTML past its
+    retention; never articles.
 
     Runs are deleted only when finished and when no article refers to them."""
     from storage.analytics import prune as prune_rows
+    from storage.rawpages import prune_raw_pages
 
     url = _database()
     now = datetime.now(UTC)
+    keep: float | None = raw_html_older_than
+    if keep is None and Settings().raw_html_retention_days > 0:
+        keep = Settings().raw_html_retention_days
+    raw_before = None if keep is None else now - timedelta(days=keep)
     fetches_before = now - timedelta(days=fetches_older_than)
     runs_before = None if runs_older_than is None else now - timedelta(days=runs_older_than)
     counts = prune_rows(url, fetches_before, runs_before, dry_run=dry_run)
@@ -239,5 +254,11 @@ def prune(
     if runs_before is not None:
         console.print(
             f"ingest_runs: {verb} {counts.runs} row(s) finished before {_when(runs_before)} UTC",
+            highlight=False,
+        )
+    if raw_before is not None:
+        raw = prune_raw_pages(url, raw_before, dry_run=dry_run)
+        console.print(
+            f"raw_pages: {verb} {raw} row(s) fetched before {_when(raw_before)} UTC",
             highlight=False,
         )

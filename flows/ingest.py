@@ -140,6 +140,7 @@ def ingest_news(
         )
         reports.append(report)
     release_registry(run_key)
+    steps.prune_raw_html()
     return _conclude(reports, runs, time.monotonic() - started, settings.fail_share)
 
 

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from tasks.boilerplate import Rule
 from tasks.fetch import FetchConfig
 from tasks.netguard import NetworkPolicy
+from tasks.workers import PoolLimits
 
 DEFAULT_CONTACT_URL = "https://github.com/newsflow-project/newsflow"
 
@@ -64,6 +65,11 @@ class Settings(BaseSettings):
     boilerplate_min_pages: int = Field(3, ge=2)
     boilerplate_min_share: float = Field(0.05, ge=0, le=1)
     boilerplate_window: int = Field(200, ge=1)
+    extract_timeout: float = Field(20.0, gt=0)
+    max_html_bytes: int = Field(5_000_000, gt=0)
+    extract_recycle_after: int = Field(200, ge=1)
+    keep_raw_html: bool = True
+    raw_html_retention_days: float = Field(30.0, ge=0)  # 0: keep forever
 
     @cached_property
     def network_policy(self) -> NetworkPolicy:
@@ -86,6 +92,14 @@ class Settings(BaseSettings):
             min_pages=self.boilerplate_min_pages,
             min_share=self.boilerplate_min_share,
             window=self.boilerplate_window,
+        )
+
+    @property
+    def pool_limits(self) -> PoolLimits:
+        return PoolLimits(
+            timeout=self.extract_timeout,
+            max_html_bytes=self.max_html_bytes,
+            recycle_after=self.extract_recycle_after,
         )
 
     def fetch_config(self, delay: float | None = None) -> FetchConfig:

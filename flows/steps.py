@@ -10,8 +10,6 @@ import os
 import socket
 import threading
 from collections.abc import Sequence
-from concurrent.futures import Executor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -21,7 +19,7 @@ from prefect.cache_policies import NO_CACHE
 from flows import progress
 from flows.settings import Settings
 from storage import boilerplate as boilerplate_store
-from storage import repository
+from storage import rawpages, repository
 from tasks import boilerplate
 from tasks.dedup import best_match
 from tasks.discover import (
@@ -30,20 +28,14 @@ from tasks.discover import (
     fetch_documents,
     read_feeds,
 )
-from tasks.extract import (
-    ExtractionResult,
-    PageInput,
-    extract_many,
-    make_pool,
-    page_results,
-    pages_to_extract,
-)
+from tasks.extract import ExtractionResult, PageInput, page_results, pages_to_extract
 from tasks.fallbacks import complete_pages
 from tasks.fetch import fetch_pages
 from tasks.hosts import registry_for
 from tasks.records import FeedItem, FetchOutcome, PageResult, Recheck, RunCounts
 from tasks.sources import SourceConfig
 from tasks.warc import WarcEntry
+from tasks.workers import ExtractionPool, PoolLimits, extract_many
 
 log = logging.getLogger("newsflow")
 
@@ -62,18 +54,22 @@ class Discovery:
     warc: list[WarcEntry] = field(default_factory=list)  # archived pages to store (backfill)
 
 
-_pool: Executor | None = None
+_pool: ExtractionPool | None = None
 _pool_lock = threading.Lock()
 
 
-def extraction_pool(workers: int) -> Executor | None:
-    """This process's extraction pool, created on first use (``workers=0``: extract inline)."""
+def extraction_pool(workers: int, limits: PoolLimits) -> ExtractionPool | None:
+    """This process's killable extraction pool, created on first use (``workers=0``: extract
+    inline, without a deadline). A change of ``workers`` or ``limits`` replaces it."""
     global _pool
     if workers <= 0:
         return None
     with _pool_lock:
+        if _pool is not None and (_pool.size, _pool.limits) != (workers, limits):
+            _pool.shutdown()
+            _pool = None
         if _pool is None:
-            _pool = make_pool(workers)
+            _pool = ExtractionPool(workers, limits)
             atexit.register(shutdown_pool)
         return _pool
 
@@ -82,17 +78,15 @@ def shutdown_pool() -> None:
     global _pool
     with _pool_lock:
         if _pool is not None:
-            _pool.shutdown(wait=True, cancel_futures=True)
+            _pool.shutdown()
             _pool = None
 
 
-def _extract(pages: list[PageInput], workers: int) -> list[ExtractionResult]:
-    try:
-        return extract_many(pages, extraction_pool(workers))
-    except (BrokenProcessPool, RuntimeError, OSError) as exc:  # a worker died or cannot start
-        log.warning("extraction pool failed (%s); replacing it, extracting this batch inline", exc)
-        shutdown_pool()
-        return extract_many(pages, None)
+def extract_pages(pages: list[PageInput], settings: Settings) -> list[ExtractionResult]:
+    """Extract in the killable pool: a slow, oversized or crashing page is a result with a reason
+    (``extract_timeout``, ``html_too_large``, ``extract_crashed``), never a failed batch."""
+    limits = settings.pool_limits
+    return extract_many(pages, extraction_pool(settings.extract_workers, limits), limits)
 
 
 def process_is_dead(
@@ -219,8 +213,9 @@ def store_fetched(
     options = source.extract.options()
     learned = _learned(settings, source.name)
     inputs = [replace(p, options=options) for p in pages_to_extract(fetched, learned)]
-    extracted = _extract(inputs, settings.extract_workers)
-    pages = complete_pages(page_results(items, fetched, extracted), source.language)
+    extracted = extract_pages(inputs, settings)
+    pages = page_results(items, fetched, extracted, keep_raw=settings.keep_raw_html)
+    pages = complete_pages(pages, source.language)
     near = repository.NearDup(
         matcher=functools.partial(best_match, threshold=settings.near_dup_threshold),
         window=timedelta(days=settings.near_dup_window_days),
@@ -258,12 +253,27 @@ def recheck_batch(
     fetched = fetch_pages([r.url for r in rechecks], config, hosts=hosts, headers=sent)
     learned, options = _learned(settings, source.name), source.extract.options()
     inputs = [replace(p, options=options) for p in pages_to_extract(fetched, learned)]
-    extracted = _extract(inputs, settings.extract_workers)  # as at first store: no false revision
+    extracted = extract_pages(inputs, settings)  # as at first store: no false revision
     items = [FeedItem(url=r.url, canonical_url=r.url) for r in rechecks]
-    pages = page_results(items, fetched, extracted)
+    pages = page_results(items, fetched, extracted, keep_raw=settings.keep_raw_html)
     counts = repository.apply_rechecks(settings.database_url, run_id, rechecks, pages)
     progress.advanced(source.name, len(rechecks))
     return counts
+
+
+@task(name="prune-raw-html", cache_policy=NO_CACHE)
+def prune_raw_html() -> int:
+    """Delete kept raw HTML older than ``raw_html_retention_days`` (0: keep it forever). A
+    failure is logged, never the run's failure."""
+    settings = Settings()
+    if settings.raw_html_retention_days <= 0:
+        return 0
+    before = datetime.now(UTC) - timedelta(days=settings.raw_html_retention_days)
+    try:
+        return rawpages.prune_raw_pages(settings.database_url, before)
+    except Exception:
+        log.exception("could not prune raw_pages older than %s", before)
+        return 0
 
 
 @task(name="finish-run", cache_policy=NO_CACHE)

@@ -131,6 +131,9 @@ class Article(Base):
     title_source: Mapped[str | None] = mapped_column(String(8))
     date_source: Mapped[str | None] = mapped_column(String(8))
     authors_source: Mapped[str | None] = mapped_column(String(8))
+    # What made the text (NULL for articles stored before migration 0007).
+    extractor: Mapped[str | None] = mapped_column(String(32))
+    extractor_version: Mapped[str | None] = mapped_column(String(32))
 
 
 class MinhashBand(Base):
@@ -159,6 +162,8 @@ class ArticleRevision(Base):
     text: Mapped[str] = mapped_column(Text)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
     replaced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    extractor: Mapped[str | None] = mapped_column(String(32))
+    extractor_version: Mapped[str | None] = mapped_column(String(32))
 
 
 class ArticleURL(Base):
@@ -311,6 +316,29 @@ class RecentPageLine(Base):
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class RawPageRow(Base):
+    """A fetched page's body, zlib-compressed, kept for re-extraction (``newsflow reextract``)
+    and pruned after ``raw_html_retention_days``."""
+
+    __tablename__ = "raw_pages"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    fetch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("fetches.id", ondelete="SET NULL"), index=True
+    )
+    article_id: Mapped[int | None] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str | None] = mapped_column(String(255))
+    encoding: Mapped[str] = mapped_column(String(16))  # zlib
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(BigInteger)
+    compressed_size: Mapped[int] = mapped_column(BigInteger)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
 __all__ = [
     "Article",
     "ArticleAuthor",
@@ -325,6 +353,7 @@ __all__ = [
     "Fetch",
     "IngestRun",
     "MinhashBand",
+    "RawPageRow",
     "RecentPageLine",
     "Source",
     "Tag",

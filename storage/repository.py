@@ -25,6 +25,7 @@ from storage.models import (
     Fetch,
     IngestRun,
     MinhashBand,
+    RawPageRow,
     Source,
     Tag,
     utcnow,
@@ -35,6 +36,7 @@ from tasks.records import (
     FeedState,
     FetchOutcome,
     PageResult,
+    RawPage,
     Recheck,
     RunCounts,
 )
@@ -372,12 +374,14 @@ def _insert_article(
         "title_source": article.title_source,
         "date_source": article.date_source,
         "authors_source": article.authors_source,
+        "extractor": article.extractor[:32],
+        "extractor_version": article.extractor_version[:32],
     }
     statement = _insert(session, Article).values(values).on_conflict_do_nothing()
     return session.execute(statement.returning(Article.id)).scalar_one_or_none()
 
 
-def _link_terms(session: Session, article_id: int, article: ExtractedArticle) -> None:
+def link_terms(session: Session, article_id: int, article: ExtractedArticle) -> None:
     authors = {a[:255] for a in article.authors}
     author_ids = _names_to_ids(session, Author, authors)
     if author_ids:
@@ -474,6 +478,33 @@ def _existing(session: Session, article: ExtractedArticle) -> tuple[int, bool]:
     return same_text, False
 
 
+def _add_fetch(
+    session: Session, run_id: int, source_id: int, page: PageResult, article_id: int | None
+) -> None:
+    """The page's ``fetches`` row and, when its body was kept, its ``raw_pages`` row."""
+    fetch = _fetch_row(run_id, source_id, page.fetch, article_id)
+    session.add(fetch)
+    if page.raw is None:
+        return
+    session.flush()  # the fetch row's id
+    session.add(_raw_row(page.raw, fetch, article_id))
+
+
+def _raw_row(raw: RawPage, fetch: Fetch, article_id: int | None) -> RawPageRow:
+    return RawPageRow(
+        fetch_id=fetch.id,
+        article_id=article_id,
+        source_id=fetch.source_id,
+        url=raw.url,
+        content_type=raw.content_type,
+        encoding=raw.encoding,
+        body=raw.body,
+        size=raw.size,
+        compressed_size=len(raw.body),
+        fetched_at=fetch.fetched_at,
+    )
+
+
 def store_pages(
     db_url: str,
     run_id: int,
@@ -503,7 +534,7 @@ def store_pages(
                 article_id = _insert_article(session, source_id, run_id, article, page.fetch)
                 if article_id is not None:
                     counts.new += 1
-                    _link_terms(session, article_id, article)
+                    link_terms(session, article_id, article)
                     if near is not None and _link_near_duplicate(
                         session, article_id, article, near
                     ):
@@ -522,7 +553,7 @@ def store_pages(
                 )
                 _add_urls(session, article_id, aliases)
                 _link_feed_item(session, source_id, page.item.canonical_url, article_id)
-            session.add(_fetch_row(run_id, source_id, page.fetch, article_id))
+            _add_fetch(session, run_id, source_id, page, article_id)
     return counts
 
 
@@ -548,11 +579,16 @@ def articles_to_recheck(
     return [Recheck(r[0], r[1], r[2], r[3]) for r in rows]
 
 
-def _revise(session: Session, article_id: int, page: PageResult) -> bool:
-    """Replace the article's text with the re-fetched one, keeping the old one as a revision.
-    False (and nothing changed) when the new text is another article's."""
-    new = page.article
-    assert new is not None
+def revise_article(
+    session: Session,
+    article_id: int,
+    new: ExtractedArticle,
+    fetched_at: datetime,
+    revised_at: datetime | None = None,
+) -> bool:
+    """Replace the article's text with ``new``'s, keeping the old one (and the extractor that
+    made it) as an ``article_revisions`` row. False (and nothing changed) when the text is the same
+    or is another article's."""
     old = session.get_one(Article, article_id)
     if old.content_hash == new.content_hash:
         return False
@@ -569,18 +605,25 @@ def _revise(session: Session, article_id: int, page: PageResult) -> bool:
             text=old.text,
             fetched_at=old.fetched_at,
             replaced_at=utcnow(),
+            extractor=old.extractor,
+            extractor_version=old.extractor_version,
         )
     )
-    fetched_at = page.fetch.started_at or utcnow()
     old.text, old.content_hash, old.title = new.text, new.content_hash, new.title or old.title
     old.description = new.description or old.description
     old.word_count, old.minhash, old.fetched_at = new.word_count, new.minhash or None, fetched_at
-    old.revised_at = fetched_at
+    old.revised_at = revised_at or fetched_at
+    old.extractor, old.extractor_version = new.extractor[:32], new.extractor_version[:32]
+    replace_bands(session, article_id, new.bands)
+    return True
+
+
+def replace_bands(session: Session, article_id: int, bands: Sequence[int]) -> None:
+    """The article's LSH band rows, replaced by ``bands``."""
     session.execute(delete(MinhashBand).where(MinhashBand.article_id == article_id))
-    rows = [{"band": i, "hash": h, "article_id": article_id} for i, h in enumerate(new.bands)]
+    rows = [{"band": i, "hash": h, "article_id": article_id} for i, h in enumerate(bands)]
     if rows:
         session.execute(_insert(session, MinhashBand).values(rows).on_conflict_do_nothing())
-    return True
 
 
 def apply_rechecks(
@@ -599,12 +642,16 @@ def apply_rechecks(
             if page.fetch.etag or page.fetch.last_modified:
                 values["etag"] = page.fetch.etag
                 values["last_modified"] = (page.fetch.last_modified or "")[:64] or None
-            if page.article is not None and _revise(session, recheck.article_id, page):
+            fetched_at = page.fetch.started_at or now
+            article = page.article
+            if article is not None and revise_article(
+                session, recheck.article_id, article, fetched_at
+            ):
                 counts.revised += 1
             elif not (page.fetch.ok or page.fetch.reason == "not_modified"):
                 counts.failed += 1
             session.execute(
                 update(Article).where(Article.id == recheck.article_id).values(**values)
             )
-            session.add(_fetch_row(run_id, source_id, page.fetch, recheck.article_id))
+            _add_fetch(session, run_id, source_id, page, recheck.article_id)
     return counts

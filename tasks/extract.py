@@ -5,11 +5,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import multiprocessing
 import re
 import unicodedata
 from collections.abc import Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +15,7 @@ from typing import Any
 from tasks import boilerplate
 from tasks.dedup import accept_page_canonical, band_hashes, signature
 from tasks.encoding import decode_html
+from tasks.rawhtml import compress_page
 from tasks.records import ExtractedArticle, ExtractOptions, FeedItem, FetchOutcome, PageResult
 from tasks.urls import canonicalize_url
 
@@ -187,22 +186,6 @@ def extract_page(page: PageInput) -> ExtractionResult:
     return ExtractionResult(page.url, article)
 
 
-def make_pool(workers: int) -> Executor:
-    """A process pool for extraction (spawned workers, recycled to bound memory)."""
-    return ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        max_tasks_per_child=200,
-    )
-
-
-def extract_many(pages: Sequence[PageInput], pool: Executor | None) -> list[ExtractionResult]:
-    """Extract pages in ``pool`` (or inline without one); results keep the input order."""
-    if pool is None or len(pages) < 2:
-        return [extract_page(page) for page in pages]
-    return list(pool.map(extract_page, pages, chunksize=4))
-
-
 def pages_to_extract(
     fetched: Sequence[FetchOutcome], learned: frozenset[str] = frozenset()
 ) -> list[PageInput]:
@@ -219,9 +202,11 @@ def page_results(
     items: Sequence[FeedItem],
     fetched: Sequence[FetchOutcome],
     extracted: Sequence[ExtractionResult],
+    keep_raw: bool = True,
 ) -> list[PageResult]:
     """Pair each item with its fetch and (for fetched pages, in order) its extraction; bodies are
-    dropped, and a failed extraction becomes the fetch row's reason."""
+    dropped from the fetch (kept compressed as ``raw`` with ``keep_raw``), and a failed extraction
+    becomes the fetch row's reason."""
     results = iter(extracted)
     pages: list[PageResult] = []
     for item, outcome in zip(items, fetched, strict=True):
@@ -232,5 +217,6 @@ def page_results(
         extraction = next(results)
         if extraction.article is None:
             slim = dataclasses.replace(slim, reason=extraction.reason, detail=extraction.detail)
-        pages.append(PageResult(fetch=slim, item=item, article=extraction.article))
+        raw = compress_page(outcome) if keep_raw else None
+        pages.append(PageResult(fetch=slim, item=item, article=extraction.article, raw=raw))
     return pages

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
+from importlib.metadata import PackageNotFoundError, version
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,15 @@ class FeedState:
     last_unconditional_at: datetime | None = None
 
 
+@functools.cache
+def trafilatura_version() -> str:
+    """The installed trafilatura's version (what ``articles.extractor_version`` records)."""
+    try:
+        return version("trafilatura")
+    except PackageNotFoundError:  # pragma: no cover - trafilatura is a dependency
+        return "unknown"
+
+
 @dataclass(frozen=True, slots=True)
 class ExtractedArticle:
     """What extraction made of one fetched page, normalized and hashed."""
@@ -111,6 +122,8 @@ class ExtractedArticle:
     authors_source: str | None = None
     # Keys of the text's lines before the source's boilerplate was stripped (tasks/boilerplate.py)
     line_keys: tuple[str, ...] = ()
+    extractor: str = "trafilatura"  # what made the text, and its version
+    extractor_version: str = field(default_factory=trafilatura_version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,12 +137,24 @@ class PageLines:
 
 
 @dataclass(frozen=True, slots=True)
+class RawPage:
+    """A fetched page body as stored for re-extraction (``raw_pages``): compressed bytes."""
+
+    url: str  # the URL the body came from (after redirects)
+    content_type: str | None
+    body: bytes = field(repr=False)  # compressed with ``encoding``
+    size: int  # bytes before compression
+    encoding: str = "zlib"
+
+
+@dataclass(frozen=True, slots=True)
 class PageResult:
     """A fetched page and, if extraction worked, its article; otherwise the fetch row says why."""
 
     fetch: FetchOutcome
     item: FeedItem
     article: ExtractedArticle | None = None
+    raw: RawPage | None = None  # the page's body, compressed (stored in raw_pages)
 
 
 @dataclass(slots=True)

@@ -14,12 +14,11 @@ from tasks.extract import (
     PageInput,
     clean_text,
     content_hash,
-    extract_many,
     extract_page,
-    make_pool,
     split_authors,
 )
 from tasks.urls import canonicalize_url
+from tasks.workers import ExtractionPool, extract_many
 
 POOL_PAGES = ["wired.com/wired.com1", "al.com/al.com1", "nypost.com/nypost.com1"]
 NAV_ONLY = b"<html><body><nav>menu</nav></body></html>"
@@ -205,11 +204,11 @@ def test_extract_many_pool_matches_inline_in_order(corpus: Path) -> None:
     pages = [load_page(corpus, name)[0] for name in POOL_PAGES]
     pages.insert(1, PageInput("https://news.example.test/empty", NAV_ONLY))
     inline = [extract_page(page) for page in pages]
-    pool = make_pool(2)
+    pool = ExtractionPool(2)
     try:
         pooled = extract_many(pages, pool)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown()
     assert [r.url for r in pooled] == [p.url for p in pages]
     assert pooled == inline
 

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from storage.engine import transaction
-from storage.models import Article, ArticleAuthor, ArticleURL, Fetch, IngestRun
+from storage.models import Article, ArticleAuthor, ArticleURL, Fetch, IngestRun, RawPageRow
+from tasks.records import trafilatura_version
 from tasks.urls import canonicalize_url
 from tests.loopback import LoopbackServer, Route, atom_feed, corpus_pages, rss_feed, serve_pages
 
@@ -208,3 +209,42 @@ def test_ingest_publishes_a_summary_and_fails_past_the_threshold(
     markdown = str(artifact.data)
     assert "| good | completed |" in markdown and "| broken | failed |" in markdown
     assert "http_404 1" in markdown  # failures by reason, per source
+
+
+def test_ingest_keeps_raw_html_and_kills_a_slow_page(
+    loopback_env: str,
+    server: LoopbackServer,
+    corpus: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from flows.ingest import ingest_news
+    from flows.reextract import reextract
+    from flows.settings import Settings
+    from tests.test_workers import link_paragraphs
+
+    monkeypatch.setenv("NEWSFLOW_EXTRACT_TIMEOUT", "2")
+    urls = list(serve_pages(server, corpus_pages(corpus, FULL_TEXT[:2])))
+    server.routes["/links.html"] = Route(link_paragraphs(50_000).html)
+    links = [urls[0], server.url("/links.html"), urls[1]]
+    server.routes["/rss.xml"] = Route(rss_feed("loop rss", links), headers=RSS)
+    sources = write_sources(tmp_path / "sources.yaml", {"loop-rss": [server.url("/rss.xml")]})
+
+    (report,) = ingest_news(sources_path=str(sources))
+
+    assert (report.status, report.counts.new, report.counts.failed) == ("completed", 2, 1)
+    with transaction(loopback_env) as session:
+        slow = session.scalars(select(Fetch).where(Fetch.url == links[1])).one()
+        assert slow.reason == "extract_timeout"
+        raw = session.scalars(select(RawPageRow)).all()
+        assert len(raw) == 3 and {r.fetch_id for r in raw} == {
+            f.id for f in session.scalars(select(Fetch).where(Fetch.kind == "page"))
+        }
+        articles = session.scalars(select(Article)).all()
+        assert {(a.extractor, a.extractor_version) for a in articles} == {
+            ("trafilatura", trafilatura_version())
+        }
+
+    counts = reextract(Settings())  # the same extractor on the same HTML: nothing changes
+
+    assert (counts.examined, counts.unchanged, counts.changed) == (2, 2, 0)

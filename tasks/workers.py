@@ -1,0 +1,282 @@
+"""A killable extraction pool: spawned worker processes, a hard deadline per page.
+
+trafilatura can run for minutes on a hostile page (a 3.6 MB page of 50,000 link paragraphs takes
+~40 s) and a C extension can crash its process. ``concurrent.futures`` can neither interrupt one
+call nor survive a dead worker without failing the whole batch. Here the calling thread supervises
+its own workers, each a spawned process with a pipe:
+
+- a page above ``max_html_bytes`` is not sent at all (``html_too_large``);
+- a page still running after ``timeout`` seconds has its worker killed (``extract_timeout``);
+- a worker that dies on a page (segfault, out of memory, ``os._exit``) costs only that page
+  (``extract_crashed``);
+- a worker is replaced after ``recycle_after`` pages (trafilatura keeps growing caches).
+
+The other pages of the batch are extracted as usual; results keep the input order. A worker warms
+up (imports trafilatura, extracts a tiny page) before it is given work, so its start-up never
+counts against a page's deadline. One batch runs at a time (a lock): batches of concurrent
+sources take turns on the same workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+
+from tasks.extract import ExtractionResult, PageInput, extract_page
+
+log = logging.getLogger("newsflow")
+
+Extractor = Callable[[PageInput], ExtractionResult]
+START_TIMEOUT = 120.0  # seconds a new worker may take to import and warm up
+MAX_START_FAILURES = 3  # consecutive workers that die before being ready: give the batch up
+# Long enough to take every lazy import of a real page's path (extraction, metadata, MinHash).
+_WARM_UP = PageInput(
+    "http://warm-up.invalid/",
+    b"<html lang='en'><head><title>Warm up</title></head><body><article><h1>Warm up</h1><p>"
+    + b" ".join(b"word%d" % i for i in range(80))
+    + b".</p><p>A second paragraph of the warm-up page.</p></article></body></html>",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolLimits:
+    """Per-page limits of the pool (``flows/settings.py``: ``extract_timeout``,
+    ``max_html_bytes``, ``extract_recycle_after``)."""
+
+    timeout: float = 20.0
+    max_html_bytes: int = 5_000_000
+    recycle_after: int = 200
+
+
+def _serve(conn: Connection, extractor: Extractor) -> None:
+    """A worker's loop: warm up, say ready, then extract what it is sent until told to stop (or
+    until its parent is gone). Ctrl-C is the parent's business: the worker ignores SIGINT."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    extractor(_WARM_UP)
+    conn.send("ready")
+    with contextlib.suppress(EOFError, BrokenPipeError):
+        while (page := conn.recv()) is not None:
+            conn.send(extractor(page))
+
+
+def too_large(page: PageInput, limit: int) -> ExtractionResult | None:
+    """The ``html_too_large`` result for a page above ``limit`` bytes, else ``None``."""
+    if len(page.html) <= limit:
+        return None
+    return ExtractionResult(
+        page.url, None, "html_too_large", f"{len(page.html)} bytes > {limit} (max_html_bytes)"
+    )
+
+
+class _Worker:
+    """One spawned process, its end of the pipe, and what it is doing."""
+
+    def __init__(self, extractor: Extractor) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.process: BaseProcess = context.Process(
+            target=_serve, args=(child, extractor), daemon=True, name="newsflow-extract"
+        )
+        self.process.start()
+        child.close()
+        self.ready = False
+        self.started = time.monotonic()
+        self.done = 0  # pages extracted
+        self.job: int | None = None  # index of the page it is working on
+        self.deadline = 0.0
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
+    def stop(self) -> None:
+        """Ask it to exit; kill it if it does not."""
+        with contextlib.suppress(OSError):
+            self.conn.send(None)
+        self.process.join(5)
+        self.kill()
+
+
+class ExtractionPool:
+    """``workers`` spawned processes running ``extractor`` with the per-page ``limits``.
+
+    Created empty: workers start on the first :meth:`map`. Not picklable; one per process.
+    """
+
+    def __init__(
+        self, workers: int, limits: PoolLimits = PoolLimits(), extractor: Extractor = extract_page
+    ) -> None:
+        if workers < 1:
+            raise ValueError("an extraction pool needs at least one worker")
+        self.size = workers
+        self.limits = limits
+        self._extractor = extractor
+        self._workers: list[_Worker] = []
+        self._lock = threading.Lock()
+        self.started_pids: list[int] = []  # every worker ever started, in order (observability)
+        self._start_failures = 0  # consecutive workers that died before they were ready
+
+    def map(self, pages: Sequence[PageInput]) -> list[ExtractionResult]:
+        """Extract ``pages``; one result per page, in input order. Never raises for a page."""
+        results: list[ExtractionResult | None] = [
+            too_large(page, self.limits.max_html_bytes) for page in pages
+        ]
+        queue = deque(i for i, result in enumerate(results) if result is None)
+        with self._lock:
+            try:
+                self._run(pages, results, queue)
+            except Exception as exc:  # cannot spawn or talk to workers: record it, start afresh
+                log.exception("extraction pool failed; its workers are replaced")
+                for worker in list(self._workers):
+                    self._retire(worker, stop=False)
+                failure = f"extraction pool failed: {type(exc).__name__}: {exc}"
+                results = [
+                    r or ExtractionResult(p.url, None, "extract_crashed", failure)
+                    for r, p in zip(results, pages, strict=True)
+                ]
+        return [r for r in results if r is not None]
+
+    def _run(
+        self,
+        pages: Sequence[PageInput],
+        results: list[ExtractionResult | None],
+        queue: deque[int],
+    ) -> None:
+        self._start_failures = 0
+        while queue or self._busy():
+            self._top_up(min(self.size, len(queue) + self._busy()))
+            for worker in self._workers:
+                if worker.ready and worker.job is None and queue:
+                    self._dispatch(worker, queue.popleft(), pages)
+            ready = wait(self._waitables(), timeout=self._next_deadline())
+            for worker in list(self._workers):
+                if worker.conn in ready or worker.process.sentinel in ready:
+                    self._receive(worker, pages, results)
+            self._enforce_deadlines(pages, results)
+            if self._start_failures >= MAX_START_FAILURES:
+                self._give_up(pages, results, queue)
+
+    def _busy(self) -> int:
+        return sum(w.job is not None for w in self._workers)
+
+    def _top_up(self, wanted: int) -> None:
+        while len(self._workers) < wanted:
+            worker = _Worker(self._extractor)
+            self._workers.append(worker)
+            if worker.process.pid is not None:
+                self.started_pids.append(worker.process.pid)
+
+    def _waitables(self) -> list[Connection | int]:
+        out: list[Connection | int] = []
+        for worker in self._workers:
+            out += [worker.conn, worker.process.sentinel]
+        return out
+
+    def _next_deadline(self) -> float:
+        now = time.monotonic()
+        deadlines = [w.deadline for w in self._workers if w.job is not None]
+        deadlines += [w.started + START_TIMEOUT for w in self._workers if not w.ready]
+        return max(0.0, min(deadlines, default=now + 1.0) - now)
+
+    def _dispatch(self, worker: _Worker, index: int, pages: Sequence[PageInput]) -> None:
+        worker.job = index
+        worker.deadline = time.monotonic() + self.limits.timeout
+        with contextlib.suppress(OSError):  # it died since it said ready: its sentinel tells
+            worker.conn.send(pages[index])
+
+    def _receive(
+        self, worker: _Worker, pages: Sequence[PageInput], results: list[ExtractionResult | None]
+    ) -> None:
+        """Take a worker's message, or bury it when its process is gone."""
+        try:
+            message = worker.conn.recv() if worker.conn.poll() else None
+        except (EOFError, OSError):
+            message = None
+        if message == "ready":
+            worker.ready, self._start_failures = True, 0
+            return
+        if isinstance(message, ExtractionResult) and worker.job is not None:
+            results[worker.job] = message
+            worker.job, worker.done = None, worker.done + 1
+            if worker.done >= self.limits.recycle_after:
+                self._retire(worker, stop=True)
+            return
+        code = self._retire(worker, stop=False)
+        if worker.job is not None:
+            page = pages[worker.job]
+            results[worker.job] = ExtractionResult(
+                page.url, None, "extract_crashed", f"worker exited with code {code}"
+            )
+            log.warning("extraction worker died on %s (exit code %s)", page.url, code)
+        elif not worker.ready:
+            self._start_failures += 1
+            log.warning("extraction worker died before it was ready (exit code %s)", code)
+
+    def _retire(self, worker: _Worker, stop: bool) -> int | None:
+        self._workers.remove(worker)
+        worker.stop() if stop else worker.kill()
+        return worker.process.exitcode
+
+    def _enforce_deadlines(
+        self, pages: Sequence[PageInput], results: list[ExtractionResult | None]
+    ) -> None:
+        now = time.monotonic()
+        for worker in list(self._workers):
+            if worker.job is not None and now >= worker.deadline:
+                page = pages[worker.job]
+                self._retire(worker, stop=False)
+                results[worker.job] = ExtractionResult(
+                    page.url,
+                    None,
+                    "extract_timeout",
+                    f"killed after {self.limits.timeout:g} s (extract_timeout)",
+                )
+                log.warning("extraction of %s killed after %g s", page.url, self.limits.timeout)
+            elif not worker.ready and now >= worker.started + START_TIMEOUT:
+                self._retire(worker, stop=False)
+                self._start_failures += 1
+
+    def _give_up(
+        self, pages: Sequence[PageInput], results: list[ExtractionResult | None], queue: deque[int]
+    ) -> None:
+        """Workers keep dying before they are ready: fail the waiting pages instead of looping."""
+        log.error("extraction workers cannot start; %d page(s) not extracted", len(queue))
+        while queue:
+            index = queue.popleft()
+            detail = "extraction workers could not start"
+            results[index] = ExtractionResult(pages[index].url, None, "extract_crashed", detail)
+        self._start_failures = 0
+
+    def worker_pids(self) -> list[int]:
+        """The pids of the workers alive now."""
+        return [w.process.pid for w in self._workers if w.process.pid is not None]
+
+    def shutdown(self) -> None:
+        """Stop every worker (idempotent; the pool starts new ones if used again)."""
+        with self._lock:
+            for worker in list(self._workers):
+                self._retire(worker, stop=worker.job is None)
+
+
+def extract_many(
+    pages: Sequence[PageInput], pool: ExtractionPool | None, limits: PoolLimits = PoolLimits()
+) -> list[ExtractionResult]:
+    """Extract pages in ``pool``, or inline without one (no deadline then, only the size cap);
+    results keep the input order."""
+    if pool is not None:
+        return pool.map(pages)
+    out = []
+    for page in pages:
+        out.append(too_large(page, limits.max_html_bytes) or extract_page(page))
+    return out

@@ -1,0 +1,151 @@
+"""The killable extraction pool (faults.md H1-H6): deadlines, size cap, crashes, recycling."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tasks.extract import PageInput, extract_page
+from tasks.workers import ExtractionPool, PoolLimits, extract_many
+from tests.worker_faults import CRASH_MARK, crash_on_mark
+
+
+def article_page(n: int, extra: bytes = b"") -> PageInput:
+    """A small, well-formed article page with enough words to be extracted."""
+    words = " ".join(f"word{n}x{i}" for i in range(60))
+    body = (
+        f"<html><head><title>Story {n}</title></head><body><article><h1>Story {n}</h1>"
+        f"<p>This is story number {n}. {words}.</p><p>It goes on about topic {n} at length, "
+        f"with more words than the minimum the extractor asks for.</p></article>"
+    ).encode()
+    return PageInput(f"http://news.test/story-{n}", body + extra + b"</body></html>")
+
+
+def link_paragraphs(count: int) -> PageInput:
+    """The pathological page of faults.md H1: ``count`` link-bearing paragraphs (50,000 make
+    3.6 MB and take trafilatura ~40 s)."""
+    rows = b"".join(
+        b'<p>Paragraph %d with <a href="/item/%d">a link to item %d</a> and words.</p>' % (i, i, i)
+        for i in range(count)
+    )
+    return PageInput("http://news.test/links", b"<html><body>" + rows + b"</body></html>")
+
+
+@pytest.fixture
+def make_pool() -> Iterator[type[ExtractionPool]]:
+    pools: list[ExtractionPool] = []
+
+    def build(*args: object, **kwargs: object) -> ExtractionPool:
+        pool = ExtractionPool(*args, **kwargs)  # type: ignore[arg-type]
+        pools.append(pool)
+        return pool
+
+    yield build  # type: ignore[misc]
+    for pool in pools:
+        pool.shutdown()
+
+
+def test_pool_slow_page_killed_at_deadline_others_extracted(
+    make_pool: type[ExtractionPool],
+) -> None:
+    slow = link_paragraphs(50_000)
+    assert len(slow.html) > 3_500_000
+    pages = [article_page(1), slow, article_page(2), article_page(3)]
+    pool = make_pool(2, PoolLimits(timeout=2.0, max_html_bytes=10_000_000))
+    results = pool.map(pages)
+    assert [r.url for r in results] == [p.url for p in pages]
+    assert results[1].reason == "extract_timeout"
+    assert results[1].article is None
+    assert [results[i].reason for i in (0, 2, 3)] == ["ok", "ok", "ok"]
+
+
+def test_pool_killed_worker_is_replaced(make_pool: type[ExtractionPool]) -> None:
+    pool = make_pool(1, PoolLimits(timeout=1.0, max_html_bytes=10_000_000))
+    first = pool.map([link_paragraphs(50_000)])
+    after = pool.map([article_page(1)])
+    assert first[0].reason == "extract_timeout"
+    assert after[0].reason == "ok"
+    assert len(pool.started_pids) == 2
+
+
+def test_pool_oversized_page_not_extracted(make_pool: type[ExtractionPool]) -> None:
+    big = article_page(1, b"<p>" + b"x" * 2_000 + b"</p>")
+    pool = make_pool(1, PoolLimits(max_html_bytes=1_000))
+    results = pool.map([big])
+    assert results[0].reason == "html_too_large"
+    assert pool.started_pids == []  # never even sent to a worker
+
+
+def test_extract_many_inline_applies_size_cap() -> None:
+    pages = [article_page(1, b"<p>" + b"y" * 5_000 + b"</p>"), article_page(2)]
+    results = extract_many(pages, None, PoolLimits(max_html_bytes=2_000))
+    assert [r.reason for r in results] == ["html_too_large", "ok"]
+
+
+def test_pool_crashed_worker_fails_only_its_page(make_pool: type[ExtractionPool]) -> None:
+    pages = [article_page(1), article_page(2, CRASH_MARK), article_page(3), article_page(4)]
+    pool = make_pool(2, PoolLimits(), crash_on_mark)
+    results = pool.map(pages)
+    assert [r.reason for r in results] == ["ok", "extract_crashed", "ok", "ok"]
+    assert "139" in (results[1].detail or "")
+
+
+def test_pool_recycles_worker_after_n_pages(make_pool: type[ExtractionPool]) -> None:
+    pool = make_pool(1, PoolLimits(recycle_after=2))
+    results = pool.map([article_page(i) for i in range(5)])
+    assert [r.reason for r in results] == ["ok"] * 5
+    assert len(set(pool.started_pids)) == 3  # pages 1-2, 3-4, 5
+
+
+def test_pool_keeps_worker_below_recycle_limit(make_pool: type[ExtractionPool]) -> None:
+    pool = make_pool(1, PoolLimits(recycle_after=200))
+    pool.map([article_page(i) for i in range(3)])
+    before = pool.worker_pids()
+    pool.map([article_page(i) for i in range(3, 6)])
+    assert pool.worker_pids() == before
+    assert len(pool.started_pids) == 1
+
+
+def test_pool_that_cannot_start_workers_records_every_page(
+    make_pool: type[ExtractionPool],
+) -> None:
+    unpicklable = lambda page: extract_page(page)  # noqa: E731 - a spawned worker cannot get it
+    pool = make_pool(1, PoolLimits(), unpicklable)
+    results = pool.map([article_page(1), article_page(2)])
+    assert [r.reason for r in results] == ["extract_crashed", "extract_crashed"]
+    assert "extraction pool failed" in (results[0].detail or "")
+
+
+def test_pool_rejects_zero_workers() -> None:
+    with pytest.raises(ValueError, match="at least one worker"):
+        ExtractionPool(0)
+
+
+# -- hostile markup (faults.md H3-H5): each one goes through a worker and comes back a result --
+
+
+def test_pool_deeply_nested_divs_no_recursion_error(make_pool: type[ExtractionPool]) -> None:
+    html = b"<html><body>" + b"<div>" * 200_000 + b"deep" + b"</div>" * 200_000 + b"</body></html>"
+    pool = make_pool(1, PoolLimits(max_html_bytes=10_000_000))
+    result = pool.map([PageInput("http://news.test/deep", html)])[0]
+    assert result.reason == "no_extractable_text"
+    assert "RecursionError" not in (result.detail or "")
+
+
+def test_pool_huge_colspan_no_memory_error(make_pool: type[ExtractionPool]) -> None:
+    table = b'<table><tr><td colspan="9007199254740991">cell</td></tr></table>'
+    page = article_page(1, table)
+    pool = make_pool(1, PoolLimits())
+    result = pool.map([page])[0]
+    assert result.reason == "ok"
+    assert result.article is not None and "story number 1" in result.article.text
+
+
+def test_pool_two_megabyte_attribute_extracted(make_pool: type[ExtractionPool]) -> None:
+    image = b'<img src="data:image/png;base64,' + b"A" * 2_000_000 + b'">'
+    page = article_page(1, image)
+    pool = make_pool(1, PoolLimits(max_html_bytes=5_000_000))
+    result = pool.map([page])[0]
+    assert result.reason == "ok"
+    assert result.article is not None and b"AAAA" not in result.article.text.encode()
