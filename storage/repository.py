@@ -289,6 +289,7 @@ def _insert_article(
         "image_url": article.image_url,
         "word_count": article.word_count,
         "published_at": article.published_at,
+        "modified_at": article.modified_at,
         "fetched_at": fetched_at,
         "created_at": utcnow(),
         "minhash": article.minhash or None,
@@ -496,6 +497,7 @@ def _revise(session: Session, article_id: int, page: PageResult) -> bool:
     fetched_at = page.fetch.started_at or utcnow()
     old.text, old.content_hash, old.title = new.text, new.content_hash, new.title or old.title
     old.description = new.description or old.description
+    old.modified_at = new.modified_at or old.modified_at
     old.word_count, old.minhash, old.fetched_at = new.word_count, new.minhash or None, fetched_at
     old.revised_at = fetched_at
     session.execute(delete(MinhashBand).where(MinhashBand.article_id == article_id))

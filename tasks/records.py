@@ -81,6 +81,8 @@ class ExtractedArticle:
     description: str | None = None
     authors: tuple[str, ...] = ()
     published_at: datetime | None = None
+    modified_at: datetime | None = None
+    date_source: str | None = None  # "page" (page metadata) or "url" (a /2024/05/17/ path)
     site_name: str | None = None
     language: str | None = None
     image_url: str | None = None
