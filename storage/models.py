@@ -113,6 +113,7 @@ class Article(Base):
     image_url: Mapped[str | None] = mapped_column(Text)
     word_count: Mapped[int] = mapped_column(Integer)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    modified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Near-duplicates: a copy points at the earliest-published article of its story cluster.

@@ -117,6 +117,10 @@ def _metadata(article: ExtractedArticle) -> dict[str, object]:
         "site_name": article.site_name,
         "image_url": article.image_url,
         "published_at": article.published_at,
+        "modified_at": article.modified_at,
+        # where they came from, when the page gave them (else the stored values, e.g. the feed's)
+        "title_source": (article.title_source or "page") if article.title else None,
+        "date_source": (article.date_source or "page") if article.published_at else None,
         "extractor": article.extractor[:32],
         "extractor_version": article.extractor_version[:32],
     }

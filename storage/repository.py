@@ -365,6 +365,7 @@ def _insert_article(
         "image_url": article.image_url,
         "word_count": article.word_count,
         "published_at": article.published_at,
+        "modified_at": article.modified_at,
         "fetched_at": fetched_at,
         "created_at": utcnow(),
         "minhash": article.minhash or None,
@@ -611,6 +612,7 @@ def revise_article(
     )
     old.text, old.content_hash, old.title = new.text, new.content_hash, new.title or old.title
     old.description = new.description or old.description
+    old.modified_at = new.modified_at or old.modified_at
     old.word_count, old.minhash, old.fetched_at = new.word_count, new.minhash or None, fetched_at
     old.revised_at = revised_at or fetched_at
     old.extractor, old.extractor_version = new.extractor[:32], new.extractor_version[:32]

@@ -16,8 +16,6 @@ _BOMS = (
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE)
 _XML_DECL = re.compile(rb"^\s*<\?xml[^>]+encoding\s*=\s*[\"']([\w.:-]+)", re.IGNORECASE)
-# WHATWG: these labels mean windows-1252; a UTF-8 body under them is a server misconfiguration.
-_LATIN1_CODECS = {"cp1252"}  # after _codec's WHATWG mapping (latin-1 and ascii labels included)
 # Encodings detection may pick for an undeclared page: web encodings, not DOS code pages.
 _WEB_ENCODINGS = [
     "utf_8",
@@ -93,8 +91,10 @@ def sniff_encoding(body: bytes, content_type: str | None) -> tuple[str, str]:
     for name, origin in declared:
         if name is None:
             continue
-        if name in _LATIN1_CODECS and not body.isascii() and _is_utf8(body):
-            return "utf-8", f"{origin} (latin-1 label on a UTF-8 body)"
+        # Non-ASCII text in a legacy encoding is almost never valid UTF-8 by chance, so a UTF-8
+        # body under a windows-1252, ISO-8859-15 or GB2312 label is a server misconfiguration.
+        if name != "utf-8" and not body.isascii() and _is_utf8(body):
+            return "utf-8", f"{origin} ({name} label on a UTF-8 body)"
         if name == "utf-8" and not _is_utf8(body):
             continue  # a false UTF-8 label: let the next declaration or detection decide
         return name, origin

@@ -9,22 +9,30 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from tasks import boilerplate
+from tasks.clean import clean_body, sanitize
 from tasks.dedup import accept_page_canonical, band_hashes, signature
 from tasks.encoding import decode_html
+from tasks.metadata import clean_title, dates, detect_language, split_authors
 from tasks.rawhtml import compress_page
 from tasks.records import ExtractedArticle, ExtractOptions, FeedItem, FetchOutcome, PageResult
 from tasks.urls import canonicalize_url
 
 MIN_WORDS = 25
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000]+")
+MIN_CHARS = 200  # faults.md H7: shorter bodies are stubs (cookie walls, teasers), not articles
+CJK_CHARS = 500  # ... and so is one under MIN_WORDS words, unless it is this long (CJK scripts
+# have few \w+ words: a run of ideographs between punctuation is one)
+WALL_WORDS = 120  # a body this short that talks like a consent or paywall notice is one
 _WORD = re.compile(r"\w+")
-_AUTHOR_SPLIT = re.compile(r"\s*(?:;|\|| and | & |,\s*(?=[A-Z]))\s*")
-_BYLINE = re.compile(r"^(?:by|von|par|por|door|di)(?:\s+|$)", re.IGNORECASE)
+_WALL = re.compile(
+    r"\b(?:accept (?:all )?cookies|cookie (?:settings|consent|policy)"
+    r"|subscribe to (?:continue|read)|already a subscriber|sign in to continue"
+    r"|to continue reading|réservée aux abonnés"
+    r"|abonnieren sie|jetzt abonnieren|weiterlesen mit|zustimmen und weiter)\b",
+    re.IGNORECASE,
+)
 _HTML_LANG = re.compile(
     rb"<html\b[^>]*?\blang\s*=\s*[\"']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?)"
 )
@@ -53,14 +61,9 @@ class ExtractionResult:
 
 
 def clean_text(text: str) -> str:
-    """NUL and control characters removed, runs of spaces collapsed, blank lines squeezed."""
-    text = _CONTROL.sub("", unicodedata.normalize("NFC", text))
-    lines = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
-    out: list[str] = []
-    for line in lines:
-        if line or (out and out[-1]):
-            out.append(line)
-    return "\n".join(out).strip()
+    """NUL, control and invisible characters removed, runs of spaces collapsed, blank lines
+    squeezed (see tasks.clean.sanitize)."""
+    return sanitize(text)
 
 
 def _clean_field(value: Any) -> str | None:
@@ -74,30 +77,6 @@ def content_hash(text: str) -> str:
     """SHA-256 of the text normalized for comparison (case, punctuation and spacing ignored)."""
     words = _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
     return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()
-
-
-def split_authors(raw: str | None, site_name: str | None = None) -> tuple[str, ...]:
-    """Split trafilatura's author string, strip "By", drop the site's own name and repeats."""
-    if not raw:
-        return ()
-    site = (site_name or "").casefold()
-    names: list[str] = []
-    for part in _AUTHOR_SPLIT.split(raw):
-        name = _BYLINE.sub("", part).strip(" ,.;:-")
-        if len(name) < 2 or name.casefold() == site or name.casefold() in map(str.casefold, names):
-            continue
-        names.append(name)
-    return tuple(names)
-
-
-def _parse_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def page_language(html: bytes) -> str | None:
@@ -134,13 +113,27 @@ def _trafilatura() -> Any:
     return trafilatura
 
 
+def _not_an_article(raw: str, text: str) -> str | None:
+    """Why a body is not an article (H7), or None when it is one. ``raw`` is the body before
+    cleaning (which drops consent lines), ``text`` after."""
+    if len(_WORD.findall(raw)) < WALL_WORDS and _WALL.search(raw):
+        return "consent_or_paywall"
+    words = len(_WORD.findall(text))
+    if words == 0:
+        return "no_extractable_text"
+    if len(text) < MIN_CHARS or (words < MIN_WORDS and len(text) < CJK_CHARS):
+        return "too_short"
+    return None
+
+
 def extract_page(page: PageInput) -> ExtractionResult:
     """Extract one page; a page with no usable text is a result with a reason, not an error."""
     trafilatura = _trafilatura()
     options = page.options or ExtractOptions()
+    html = decode_html(page.html, page.content_type)
     try:
         doc = trafilatura.bare_extraction(
-            decode_html(page.html, page.content_type),
+            html,
             url=page.url,
             with_metadata=True,
             include_comments=options.include_comments,
@@ -153,37 +146,53 @@ def extract_page(page: PageInput) -> ExtractionResult:
     if doc is None:
         return ExtractionResult(page.url, None, "no_extractable_text", "trafilatura found no body")
     data = doc if isinstance(doc, dict) else doc.as_dict()
-    text = clean_text(data.get("text") or "")
+    title = clean_title(
+        _clean_field(data.get("title")), _clean_field(data.get("sitename")), page.url
+    )
+    raw = sanitize(data.get("text") or "")
+    text = clean_body(raw, title)
     keys = boilerplate.line_keys(text)  # before stripping: what learning counts
     text = boilerplate.strip(text, page.boilerplate)  # before counting words and hashing
-    words = len(_WORD.findall(text))
-    if words < MIN_WORDS:
-        return ExtractionResult(
-            page.url, None, "no_extractable_text", f"body has {words} words (< {MIN_WORDS})"
-        )
+    reason = _not_an_article(raw, text)
+    if reason is not None:
+        detail = f"body has {len(_WORD.findall(text))} words, {len(text)} characters"
+        return ExtractionResult(page.url, None, reason, detail)
+    return ExtractionResult(page.url, _article(page, html, data, text, title, keys))
+
+
+def _article(
+    page: PageInput,
+    html: str,
+    data: dict[str, Any],
+    text: str,
+    title: str | None,
+    keys: tuple[str, ...] = (),
+) -> ExtractedArticle:
     site_name = _clean_field(data.get("sitename"))
+    published, modified, date_source = dates(data.get("date"), html, page.url)
     sig = signature(text)
     declared = _clean_field(data.get("url"))  # the page's rel=canonical / og:url
     canonical = declared if declared and accept_page_canonical(page.url, declared) else page.url
-    article = ExtractedArticle(
+    return ExtractedArticle(
         url=page.url,
         canonical_url=canonicalize_url(canonical) or canonicalize_url(page.url) or page.url,
         text=text,
         content_hash=content_hash(text),
-        title=_clean_field(data.get("title")),
+        title=title,
         description=_clean_field(data.get("description")),
-        authors=split_authors(_clean_field(data.get("author")), site_name),
-        published_at=_parse_date(data.get("date")),
+        authors=split_authors(_clean_field(data.get("author")), site_name, page.url),
+        published_at=published,
+        modified_at=modified,
+        date_source=date_source,
         site_name=site_name,
-        language=_clean_field(data.get("language")) or page_language(page.html),
+        language=detect_language(text, page_language(page.html)),
         image_url=_clean_field(data.get("image")),
         tags=_terms(list(data.get("categories") or []) + list(data.get("tags") or [])),
-        word_count=words,
+        word_count=len(_WORD.findall(text)),
         minhash=sig,
         bands=tuple(band_hashes(sig)),
         line_keys=keys,
     )
-    return ExtractionResult(page.url, article)
 
 
 def pages_to_extract(

@@ -34,7 +34,7 @@ class FeedItem:
 class ExtractOptions:
     """Per-source extraction switches (trafilatura's), passed to the extraction workers."""
 
-    favor_precision: bool = True
+    favor_precision: bool = False  # trafilatura defaults measured best (bench/extraction.py)
     favor_recall: bool = False
     include_tables: bool = True
     include_comments: bool = False
@@ -109,6 +109,7 @@ class ExtractedArticle:
     description: str | None = None
     authors: tuple[str, ...] = ()
     published_at: datetime | None = None
+    modified_at: datetime | None = None
     site_name: str | None = None
     language: str | None = None
     image_url: str | None = None

@@ -50,7 +50,7 @@ class ExtractConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    favor_precision: bool = True
+    favor_precision: bool = False  # the defaults are what bench/extraction.py measured best
     favor_recall: bool = False
     include_tables: bool = True
     include_comments: bool = False

@@ -10,7 +10,7 @@ from html import escape
 
 CALLOUT = (
     "Are you a resident of Lakeside or Hillford? We want to hear about what you're "
-    "experiencing. Send an email to tips@example.news."
+    "experiencing. Write to us through the form on our contact page."
 )
 NEWSLETTER = "Sign up for our morning newsletter to get the day's top stories in your inbox."
 CAPTION = "The harbour at dusk, seen from the old pier. (Example News/Staff)"

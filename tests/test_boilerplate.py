@@ -203,10 +203,11 @@ def test_learn_on_a_real_site_strips_no_story_text(corpus: Path, publisher: str)
         assert len(_WORD.findall(stripped)) >= 0.9 * len(_WORD.findall(page.text))
 
 
-# The pages of one publisher span years (layouts change): few lines are on three of them.
+# The pages of one publisher span years (layouts change) and generic cleaning (tasks/clean.py)
+# already drops the common clutter: what is left is learned at the most eager setting.
 def test_learn_on_real_sites_finds_boilerplate(corpus: Path) -> None:
-    sites = {name: [p.text for p in fundus_site(corpus, name)] for name in _publishers(3)}
+    sites = {name: [p.text for p in fundus_site(corpus, name)] for name in _publishers(2)}
 
-    learned = {name: boilerplate.learn(texts) for name, texts in sites.items()}
+    learned = {name: boilerplate.learn(texts, Rule(min_pages=2)) for name, texts in sites.items()}
 
     assert any(learned.values()), learned

@@ -274,3 +274,11 @@ def test_e1_e2_fetched_page_extracted_without_replacement_chars(
     assert result.article is not None, result
     assert FFFD not in result.article.text
     assert case.text in result.article.text
+
+
+@pytest.mark.parametrize("label", ["GB2312", "iso-8859-15", "windows-1251"])
+def test_e1_utf8_body_under_legacy_meta_label_decodes_as_utf8(label: str) -> None:
+    text = "促进航天技术 – sanción – Привет"
+    body = f'<html><head><meta charset="{label}"></head><body><p>{text}</p>'.encode()
+    assert sniff_encoding(body, None)[0] == "utf-8"
+    assert text in decode_html(body, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,8 @@ from tasks.extract import (
     clean_text,
     content_hash,
     extract_page,
-    split_authors,
 )
+from tasks.metadata import split_authors
 from tasks.urls import canonicalize_url
 from tasks.workers import ExtractionPool, extract_many
 
@@ -216,3 +217,69 @@ def test_extract_many_pool_matches_inline_in_order(corpus: Path) -> None:
 def test_extract_many_without_pool_extracts_inline() -> None:
     pages = [PageInput(f"https://news.example.test/{n}", NAV_ONLY) for n in range(3)]
     assert extract_many(pages, None) == [extract_page(page) for page in pages]
+
+
+# -- H7 / H8: stubs are not stored, unsafe characters never reach the database -------------------
+
+ARTICLE = " ".join(
+    f"<p>Paragraph {i} of the council report says the budget for the new library grew again "
+    f"this year, and the mayor defended the cost at a public meeting on Tuesday evening.</p>"
+    for i in range(6)
+)
+
+
+def _page(body: str) -> PageInput:
+    html = f"<html><head><title>Budget grows</title></head><body><article>{body}</article></body>"
+    return PageInput("https://news.example.test/2024/05/17/budget", html.encode())
+
+
+def test_extract_page_short_body_gives_too_short() -> None:
+    result = _page("<p>The council met on Tuesday and approved the budget.</p>")
+    assert extract_page(result).reason == "too_short"
+
+
+def test_extract_page_cookie_wall_gives_consent_or_paywall() -> None:
+    wall = (
+        "<p>We use cookies to personalise content and ads and to analyse our traffic. "
+        "Please accept cookies to continue to the site, or manage your cookie settings "
+        "to choose which partners may store information on your device.</p>"
+    )
+    assert extract_page(_page(wall)).reason == "consent_or_paywall"
+
+
+def test_extract_page_strips_nul_control_and_soft_hyphen() -> None:
+    article = extract_page(_page(ARTICLE.replace("budget", "bud\x00get\x07\xadx"))).article
+    assert article is not None
+    assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\xad]", article.text)
+    assert "budgetx" in article.text
+
+
+def test_extract_page_takes_date_from_url_path_without_page_date() -> None:
+    article = extract_page(_page(ARTICLE)).article
+    assert article is not None
+    assert (article.published_at, article.date_source) == (
+        datetime(2024, 5, 17, tzinfo=UTC),
+        "url",
+    )
+
+
+def test_extract_page_reads_modified_time() -> None:
+    meta = '<meta property="article:modified_time" content="2024-05-18T10:00:00+02:00">'
+    page = _page(ARTICLE)
+    page = PageInput(page.url, page.html.replace(b"<title>", meta.encode() + b"<title>"))
+    article = extract_page(page).article
+    assert article is not None
+    assert article.modified_at == datetime(2024, 5, 18, 8, 0, tzinfo=UTC)
+
+
+def test_extract_page_detects_language_of_body_over_declared() -> None:
+    german = " ".join(
+        f"<p>Der Gemeinderat hat am Dienstag zum {i}. Mal den Haushalt für die neue Bibliothek "
+        "beschlossen, und der Bürgermeister verteidigte die Kosten in einer Sitzung.</p>"
+        for i in range(4)
+    )
+    page = _page(german)
+    page = PageInput(page.url, page.html.replace(b"<html>", b'<html lang="en">'))
+    article = extract_page(page).article
+    assert article is not None
+    assert article.language == "de"

@@ -1,0 +1,83 @@
+"""Body cleaning: unsafe characters (H8) and generic boilerplate lines."""
+
+from __future__ import annotations
+
+import pytest
+
+from tasks.clean import clean_body, drop_repeats, is_furniture, sanitize
+
+PARA = "The council approved the budget on Tuesday after a long debate about the new library."
+
+
+def test_sanitize_strips_nul_controls_and_lone_surrogates() -> None:
+    assert sanitize("a\x00b\x07c\ud800d\udfffe\x85f") == "abcdef"
+
+
+def test_sanitize_strips_invisible_format_characters() -> None:
+    assert sanitize("Helikopter\xadlande\u200bplatz\ufeff") == "Helikopterlandeplatz"
+
+
+def test_sanitize_result_encodes_as_utf8() -> None:
+    sanitize("x\ud83d y").encode("utf-8")  # raises UnicodeEncodeError on a lone surrogate
+
+
+def test_drop_repeats_keeps_first_of_repeated_lines() -> None:
+    caption = "Putin spoke Wednesday at the forum in Moscow. Kristina Kormilitsyna/via Reuters"
+    assert drop_repeats([caption, caption, PARA]) == [caption, PARA]
+
+
+def test_drop_repeats_ignores_case_and_punctuation() -> None:
+    assert drop_repeats(["Read the story", "read the story!", PARA]) == ["Read the story", PARA]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Advertisement",
+        "Reader Comments",
+        "Share this with",
+        "Lesen Sie auch: Baerbock bei der UN",
+        "Your session has timed out. Please sign in again.",
+        "Foto: Felix Zahn/photothek",
+        "STR/AFP via Getty Images",
+        "- Baufinanzierung: Experte warnt vor teurem Fehler",
+        "MORE : The daily cartoon",
+        "3 Minuten Lesezeit",
+        "Please keep comments relevant and respectful. Comments may take up to an hour.",
+        "For the best experience, we recommend you use a more up to date browser.",
+        "READ NEXT: Cape Town heads into a weekend of shifting skies",
+        "Externer Inhalt nicht verfügbar",
+        "Zur Anzeige aktiviere bitte die Einstellungen in den Privatsphäre-Einstellungen.",
+        "Are you a Canadian in Israel or Gaza? Send an email to ask@cbc.ca.",
+        "You did not use the site, Click here to remain logged. Timeout: 60 second",
+    ],
+)
+def test_is_furniture_flags_widget_credit_and_teaser_lines(line: str) -> None:
+    assert is_furniture(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        PARA,
+        "- Weight: stay as light as you can while still staying warm, and compare bags.",
+        "Share prices fell sharply on Monday as investors weighed the central bank's decision.",
+        "Comments from the minister were not immediately available.",
+    ],
+)
+def test_is_furniture_keeps_article_sentences(line: str) -> None:
+    assert not is_furniture(line)
+
+
+def test_clean_body_drops_trailing_short_labels() -> None:
+    assert clean_body(f"{PARA}\nTopics\nPolitics\nBudget") == PARA
+
+
+def test_clean_body_keeps_a_closing_sentence() -> None:
+    assert clean_body(f"{PARA}\nIt passed.") == f"{PARA}\nIt passed."
+
+
+def test_clean_body_on_syndicated_copy_drops_repeated_caption() -> None:
+    caption = "Russian President Vladimir Putin spoke Wednesday. Kristina Kormilitsyna/via Reuters"
+    text = f"{caption}\n{caption}\n\n{PARA}\n\nShare this with\n\n{PARA.upper()}"
+    assert clean_body(text) == f"{caption}\n\n{PARA}"
