@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -100,6 +101,12 @@ class Stack:
     story: dict[str, int] = field(default_factory=dict)  # wire URL -> index in PAGES
     gated: dict[str, str] = field(default_factory=dict)  # gated source -> its gated page's path
     workers: list[Any] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+
+    def mark(self, phase: str) -> None:
+        """Append the phase's elapsed time to timings.txt (read it when the test is slow)."""
+        with (self.tmp / "timings.txt").open("a", encoding="utf-8") as out:
+            out.write(f"{time.monotonic() - self.started:7.1f} s  {phase}\n")
 
     @property
     def news_url(self) -> str:
@@ -260,12 +267,14 @@ def _run_stack(stack: Stack, port: int) -> Iterator[Stack]:
             return None
 
     wait_for(healthy, 150, f"the Prefect server's health endpoint; log:\n{tail(log)}", 1)
+    stack.mark("prefect server healthy")
     deploy = stack.start("deploy", "deploy")
     try:
         deploy.wait(180)
     except Exception:
         pytest.fail(f"deploy did not finish:\n{tail(stack.tmp / 'deploy.log')}")
     assert deploy.returncode == 0, tail(stack.tmp / "deploy.log")
+    stack.mark("deploy done")
     stack.start_worker()
     stack.start_worker()
     yield stack
@@ -347,6 +356,7 @@ def first_round(stack: Stack) -> dict[str, str]:
         found = deployments(client)
         runs = {name: trigger(client, found[name]["id"]) for name in FEEDS}
         wait_finished(stack, client, list(runs.values()), 180)
+    stack.mark(f"{len(runs)} flow runs finished")
     return runs
 
 
@@ -473,6 +483,7 @@ def test_flow_run_killed_alone_is_crashed_and_closed_by_the_next_run(stack: Stac
         after = trigger(client, deployment["id"])
         assert wait_finished(stack, client, [after], 90)[after]["type"] == "COMPLETED"
 
+    stack.mark("flow run killed alone: Crashed, the next run completed")
     rows = runs_of(db, source)
     assert [(r[0], r[1]) for r in rows] == [(killed, "crashed"), (after, "completed")], rows
     assert all(r[3] is not None for r in rows)
@@ -516,6 +527,7 @@ def test_worker_killed_with_its_run_leaves_no_running_row_after_the_next_run(
         check=False,
     )
     assert done.returncode == 0, (done.stdout, done.stderr)
+    stack.mark("worker killed with its run: Running in Prefect, the next run closed it")
 
     rows = runs_of(db, source)
     assert [r[1] for r in rows] == ["crashed", "completed"], rows
