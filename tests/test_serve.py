@@ -297,7 +297,7 @@ def prefect_server(processes: Processes, tmp_path: Path) -> str:
         except httpx.HTTPError:
             return None
 
-    wait_for(healthy, 60, f"the Prefect server's health endpoint; log:\n{tail(log)}")
+    wait_for(healthy, 150, f"the Prefect server's health endpoint; log:\n{tail(log)}")
     return api
 
 
