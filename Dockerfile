@@ -8,7 +8,7 @@ COPY flows ./flows
 COPY tasks ./tasks
 COPY storage ./storage
 RUN pip install --no-cache-dir .
-COPY sources.yaml ./
+COPY sources.yaml prefect.yaml ./
 RUN useradd --create-home newsflow
 USER newsflow
-CMD ["newsflow", "serve"]
+CMD ["prefect", "worker", "start", "--pool", "newsflow", "--type", "process"]

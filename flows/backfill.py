@@ -68,11 +68,12 @@ def warc_batch(source: SourceConfig, run_id: int, entries: list[WarcEntry]) -> R
 def discover_sitemap(source: SourceConfig, run_id: int, run_key: str) -> steps.Discovery:
     """Walk the sitemap (index) unconditionally, then drop the URLs already stored."""
     settings = Settings()
-    items, docs_ok, errors = steps.discover_items(
+    read = steps.discover_items(
         source, run_id, run_key, settings.backfill_max_items, conditional=False
     )
+    items = read.items
     known = repository.known_urls(settings.database_url, [i.canonical_url for i in items])
-    found = steps.Discovery(source.name, run_id, feeds_ok=docs_ok, feed_errors=errors)
+    found = steps.Discovery(source.name, run_id, feeds_ok=read.feeds_ok, feed_errors=read.errors)
     found.items = [i for i in items if i.canonical_url not in known]
     found.counts.feed_items, found.counts.already_stored = len(items), len(items) - len(found.items)
     progress.discovered(source.name, len(found.items))

@@ -19,6 +19,10 @@ from tasks.sources import SourceConfig, SourcesError, load_sources, select_sourc
 app = typer.Typer(no_args_is_help=True, help="Scheduled news ingestion into SQL.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema (Alembic migrations).")
 app.add_typer(db_app, name="db")
+deployments_app = typer.Typer(
+    no_args_is_help=True, help="prefect.yaml: one deployment per source on a process work pool."
+)
+app.add_typer(deployments_app, name="deployments")
 console = Console(width=None if sys.stdout.isatty() else 140)  # logs and pipes get whole tables
 err = Console(stderr=True)
 
@@ -171,6 +175,68 @@ def serve(sources: SourcesOption = None) -> None:
     _prepare_database(Settings().database_url)
     console.print(f"serving {len(selected)} deployment(s) against {api_url}", highlight=False)
     serve_sources(selected, path.resolve())
+
+
+PoolOption = Annotated[str, typer.Option("--pool", help="The process work pool's name.")]
+
+
+@deployments_app.command("write")
+def deployments_write(
+    pool: PoolOption = "newsflow",
+    output: Annotated[
+        Path, typer.Option("--output", help="Where to write (- for standard output).")
+    ] = Path("prefect.yaml"),
+    workdir: Annotated[
+        str, typer.Option("--workdir", help="The code's directory where the worker runs it.")
+    ] = "/app",
+    sources: SourcesOption = None,
+) -> None:
+    """Write prefect.yaml from the sources file (one deployment per enabled source)."""
+    from flows.deployments import render
+
+    _, selected = _selected(None, sources)
+    text = render(selected, pool, workdir)
+    if str(output) == "-":
+        sys.stdout.write(text)
+        return
+    output.write_text(text, encoding="utf-8")
+    console.print(f"wrote {len(selected)} deployment(s) on pool {pool!r} to {output}")
+
+
+@deployments_app.command("apply")
+def deployments_apply(
+    pool: PoolOption = "newsflow",
+    workdir: Annotated[
+        Path | None,
+        typer.Option("--workdir", help="The code's directory (default: the current one)."),
+    ] = None,
+    sources: SourcesOption = None,
+) -> None:
+    """Register the deployments against PREFECT_API_URL: the process work pool if missing,
+    `prefect deploy --all`, and this pool's deployments of sources no longer enabled removed."""
+    _, selected = _selected(None, sources)
+    apply_prefect_defaults()
+    from flows.deployments import DeploymentsError, deploy, ensure_pool, prune, render
+    from flows.serve import ServerUnavailable, check_server
+
+    try:
+        api_url = check_server()
+        created = ensure_pool(pool)
+    except (ServerUnavailable, DeploymentsError) as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    where = (workdir or Path.cwd()).resolve()
+    console.print(f"work pool {pool!r} {'created' if created else 'exists'} at {api_url}")
+    status = deploy(render(selected, pool, str(where)), where) if selected else 0
+    if status != 0:
+        err.print(f"[red]error:[/] prefect deploy exited with status {status}")
+        raise typer.Exit(1)
+    removed = prune(pool, {s.name for s in selected})
+    console.print(
+        f"{len(selected)} deployment(s) on pool {pool!r}"
+        + (f"; removed {', '.join(removed)}" if removed else ""),
+        highlight=False,
+    )
 
 
 app.command()(search)

@@ -135,8 +135,14 @@ def ingest_news(
     for source in sources:
         report = SourceReport(source.name)
         _summarize(report, found[source.name], chains[source.name])
+        discovery = found[source.name]
+        read = discovery.feed_states if discovery and report.status == "completed" else []
         steps.finish_run(
-            runs[source.name], report.counts, report.status, "; ".join(report.errors) or None
+            runs[source.name],
+            report.counts,
+            report.status,
+            "; ".join(report.errors) or None,
+            read,
         )
         reports.append(report)
     release_registry(run_key)

@@ -23,6 +23,7 @@ from storage import rawpages, repository
 from tasks import boilerplate
 from tasks.dedup import best_match
 from tasks.discover import (
+    FeedsRead,
     conditional_headers,
     conditional_headers_for,
     fetch_documents,
@@ -32,7 +33,7 @@ from tasks.extract import ExtractionResult, PageInput, page_results, pages_to_ex
 from tasks.fallbacks import complete_pages
 from tasks.fetch import fetch_pages
 from tasks.hosts import registry_for
-from tasks.records import FeedItem, FetchOutcome, PageResult, Recheck, RunCounts
+from tasks.records import FeedItem, FeedState, FetchOutcome, PageResult, Recheck, RunCounts
 from tasks.sources import SourceConfig
 from tasks.warc import WarcEntry
 from tasks.workers import ExtractionPool, PoolLimits, extract_many
@@ -52,6 +53,7 @@ class Discovery:
     feeds_ok: int = 0
     feed_errors: list[str] = field(default_factory=list)
     warc: list[WarcEntry] = field(default_factory=list)  # archived pages to store (backfill)
+    feed_states: list[FeedState] = field(default_factory=list)  # saved when the run completes
 
 
 _pool: ExtractionPool | None = None
@@ -146,9 +148,10 @@ def _with(extra: dict[str, str], headers: dict[str, str]) -> dict[str, str]:
 
 def discover_items(
     source: SourceConfig, run_id: int, run_key: str, limit: int, conditional: bool = True
-) -> tuple[list[FeedItem], int, list[str]]:
+) -> FeedsRead:
     """Fetch and read the source's documents (child sitemaps fetched through the same polite
-    layer), record the fetches and the items; the items, documents read, and errors."""
+    layer), record the fetches and the items; what was read (its ``states`` are not saved
+    here: ``finish_run`` saves them when the run completes)."""
     settings = Settings()
     config = settings.fetch_config(source.delay)
     urls = list(source.documents)
@@ -171,9 +174,11 @@ def discover_items(
         ),
         accept=source.wants,
     )
-    repository.record_fetches(settings.database_url, run_id, feeds.outcomes, feeds.states)
+    # The documents' new state is saved only when the run completes (finish_run): a run killed
+    # or failed before its pages are stored must not make the next run skip them as unchanged.
+    repository.record_fetches(settings.database_url, run_id, feeds.outcomes)
     repository.record_feed_items(settings.database_url, run_id, feeds.items)
-    return feeds.items, feeds.feeds_ok, feeds.errors
+    return feeds
 
 
 @task(name="discover-source", cache_policy=NO_CACHE)
@@ -183,9 +188,11 @@ def discover_source(source: SourceConfig, run_id: int, run_key: str) -> Discover
     settings = Settings()
     now = datetime.now(UTC)
     limit = source.max_items or settings.max_items_per_source
-    items, feeds_ok, errors = discover_items(source, run_id, run_key, limit)
+    feeds = discover_items(source, run_id, run_key, limit)
+    items = feeds.items
     known = repository.known_urls(settings.database_url, [i.canonical_url for i in items])
-    result = Discovery(source.name, run_id, feeds_ok=feeds_ok, feed_errors=errors)
+    result = Discovery(source.name, run_id, feeds_ok=feeds.feeds_ok, feed_errors=feeds.errors)
+    result.feed_states = list(feeds.states)
     result.items = [item for item in items if item.canonical_url not in known]
     result.counts.feed_items = len(items)
     result.counts.already_stored = len(items) - len(result.items)
@@ -277,5 +284,11 @@ def prune_raw_html() -> int:
 
 
 @task(name="finish-run", cache_policy=NO_CACHE)
-def finish_run(run_id: int, counts: RunCounts, status: str, error: str | None) -> None:
-    repository.finish_run(Settings().database_url, run_id, counts, status, error)
+def finish_run(
+    run_id: int,
+    counts: RunCounts,
+    status: str,
+    error: str | None,
+    feed_states: list[FeedState] | None = None,
+) -> None:
+    repository.finish_run(Settings().database_url, run_id, counts, status, error, feed_states or [])

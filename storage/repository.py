@@ -99,9 +99,19 @@ def start_run(
 
 
 def finish_run(
-    db_url: str, run_id: int, counts: RunCounts, status: str, error: str | None = None
+    db_url: str,
+    run_id: int,
+    counts: RunCounts,
+    status: str,
+    error: str | None = None,
+    feed_states: Sequence[FeedState] = (),
 ) -> None:
+    """Close the run with its counts; in the same transaction remember its feeds' conditional-GET
+    state (``feed_states``: given only when the run completed, so a run that crashed or failed
+    after discovery leaves its feeds to be read again by the next run)."""
     with transaction(db_url) as session:
+        for state in feed_states:
+            session.merge(_feed_state_row(state))
         session.execute(
             update(IngestRun)
             .where(IngestRun.id == run_id)

@@ -1,7 +1,8 @@
 """The one-node deployment without Docker: docker-compose.yml validates against the Compose
-Specification schema, wires postgres -> prefect-server -> newsflow consistently, runs only
-commands and options this project (and the pinned Prefect) has, mounts only files that exist, and
-the Dockerfile builds the image those commands run in."""
+Specification schema, wires postgres -> prefect-server -> deploy -> worker consistently, runs only
+commands and options this project (and the pinned Prefect) has, mounts only files that exist, lets
+the worker be scaled, and the Dockerfile builds the image those commands run in.
+(tests/test_compose_processes.py runs the same commands as local processes.)"""
 
 from __future__ import annotations
 
@@ -109,8 +110,15 @@ def test_compose_file_validates_against_the_compose_spec() -> None:
     assert list(validator.iter_errors(broken))
 
 
+PIPELINE = ["deploy", "worker"]  # the services built from our Dockerfile
+
+
+def option(argv: list[str], name: str) -> str:
+    return argv[argv.index(name) + 1]
+
+
 def test_services_are_the_one_node_stack() -> None:
-    assert set(SERVICES) == {"postgres", "prefect-server", "newsflow"}
+    assert set(SERVICES) == {"postgres", "prefect-server", "deploy", "worker"}
 
 
 # --- postgres -------------------------------------------------------------------------------------
@@ -191,19 +199,21 @@ def test_prefect_server_healthcheck_is_valid_python() -> None:
     assert "/api/health" in test[3]
 
 
-# --- newsflow -------------------------------------------------------------------------------------
+# --- deploy and worker ----------------------------------------------------------------------------
 
 
-def test_newsflow_is_built_from_the_repository_dockerfile() -> None:
-    build = SERVICES["newsflow"]["build"]
+@pytest.mark.parametrize("service", PIPELINE)
+def test_pipeline_is_built_from_the_repository_dockerfile(service: str) -> None:
+    build = SERVICES[service]["build"]
     context = build if isinstance(build, str) else build.get("context", ".")
     dockerfile = "Dockerfile" if isinstance(build, str) else build.get("dockerfile", "Dockerfile")
     assert (ROOT / context).resolve() == ROOT
     assert (ROOT / context / dockerfile).is_file()
 
 
-def test_newsflow_talks_to_prefect_server_and_postgres() -> None:
-    env = environment("newsflow")
+@pytest.mark.parametrize("service", PIPELINE)
+def test_pipeline_talks_to_prefect_server_and_postgres(service: str) -> None:
+    env = environment(service)
     api = urlsplit(env["PREFECT_API_URL"])
     argv = command("prefect-server")
     port = int(argv[argv.index("--port") + 1]) if "--port" in argv else 4200
@@ -220,8 +230,7 @@ def test_newsflow_talks_to_prefect_server_and_postgres() -> None:
     assert (url.host, url.port) == ("postgres", 5432)
     assert (url.username, url.password) == (pg["POSTGRES_USER"], pg["POSTGRES_PASSWORD"])
     assert url.database == pg["POSTGRES_DB"]
-    depends = SERVICES["newsflow"]["depends_on"]
-    assert depends["postgres"]["condition"] == "service_healthy"
+    depends = SERVICES[service]["depends_on"]
     assert depends["prefect-server"]["condition"] == "service_healthy"
 
 
@@ -245,13 +254,36 @@ def test_every_newsflow_variable_is_a_setting(monkeypatch: pytest.MonkeyPatch) -
     assert settings.database_url == variables["NEWSFLOW_DATABASE_URL"]
 
 
-def test_newsflow_command_upgrades_then_execs_serve() -> None:
-    argv = command("newsflow")
+def test_deploy_upgrades_then_applies_the_deployments_once() -> None:
+    argv = command("deploy")
     assert argv[:2] == ["sh", "-c"], argv
-    steps = [s.strip() for s in argv[2].split("&&")]
-    assert steps == ["newsflow db upgrade", "exec newsflow serve"], (
-        "serve must be exec'd: the shell would otherwise be PID 1 and never pass SIGTERM on"
+    steps = [shlex.split(s) for s in argv[2].split("&&")]
+    assert steps[0] == ["newsflow", "db", "upgrade"], steps
+    assert steps[1][:4] == ["exec", "newsflow", "deployments", "apply"], (
+        "apply must be exec'd: the shell would otherwise be PID 1 and never pass SIGTERM on"
     )
+    deploy = SERVICES["deploy"]
+    assert deploy["restart"] == "no", "a one-shot service"
+    assert deploy["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def test_worker_polls_the_pool_deploy_registers_on() -> None:
+    worker = command("worker")
+    assert command_path(worker) == ["prefect", "worker", "start"]
+    assert option(worker, "--type") == "process"
+    apply = shlex.split(command("deploy")[2].split("&&")[-1])
+    assert option(worker, "--pool") == option(apply, "--pool")
+    condition = SERVICES["worker"]["depends_on"]["deploy"]["condition"]
+    assert condition == "service_completed_successfully", "no worker before the deployments"
+
+
+def test_worker_can_be_scaled() -> None:
+    """``docker compose up --scale worker=N``: replicas must not share a name or a host port."""
+    worker = SERVICES["worker"]
+    assert "container_name" not in worker
+    assert "ports" not in worker
+    assert worker.get("restart") == "unless-stopped"
+    assert SERVICES["deploy"]["image"] == worker["image"], "one image, built once"
 
 
 def command_path(argv: list[str]) -> list[str]:
@@ -261,8 +293,9 @@ def command_path(argv: list[str]) -> list[str]:
 
 HELP_COMMANDS = [
     ["newsflow", "db", "upgrade"],
-    ["newsflow", "serve"],
+    ["newsflow", "deployments", "apply"],
     ["prefect", "server", "start"],
+    ["prefect", "worker", "start"],
 ]
 
 
@@ -326,7 +359,7 @@ def test_every_bind_mount_exists() -> None:
         assert (COMPOSE_FILE.parent / source).exists(), f"bind mount {source} does not exist"
 
 
-def test_dockerfile_copies_the_packages_and_serves() -> None:
+def test_dockerfile_copies_the_packages_and_runs_a_worker() -> None:
     instructions = dockerfile_instructions()
     copied: set[str] = set()
     copy_positions: list[int] = []
@@ -347,14 +380,17 @@ def test_dockerfile_copies_the_packages_and_serves() -> None:
     assert max(package_copies) < install, "the packages must be copied before `pip install .`"
     cmd = [args for keyword, args in instructions if keyword == "CMD"]
     assert cmd, "no CMD"
-    assert json.loads(cmd[-1]) == ["newsflow", "serve"]
-    assert ["newsflow", "serve"] in executed_commands()
+    default = json.loads(cmd[-1])  # `docker run newsflow:local` starts a worker on the pool
+    assert command_path(default) == ["prefect", "worker", "start"]
+    assert option(default, "--pool") == option(command("worker"), "--pool")
+    assert {"sources.yaml", "prefect.yaml"} <= copied
 
 
-def test_mounted_sources_file_is_valid() -> None:
-    newsflow = SERVICES["newsflow"]
-    env = environment("newsflow")
-    mounts = {v.split(":")[1]: v.split(":")[0] for v in newsflow["volumes"] if isinstance(v, str)}
+@pytest.mark.parametrize("service", PIPELINE)
+def test_mounted_sources_file_is_valid(service: str) -> None:
+    env = environment(service)
+    volumes = SERVICES[service]["volumes"]
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in volumes if isinstance(v, str)}
     host = mounts[env["NEWSFLOW_SOURCES"]]  # the file the container reads is the mounted one
     sources = load_sources(COMPOSE_FILE.parent / host)
     assert [s for s in sources if s.enabled]

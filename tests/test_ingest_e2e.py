@@ -248,3 +248,42 @@ def test_ingest_keeps_raw_html_and_kills_a_slow_page(
     counts = reextract(Settings())  # the same extractor on the same HTML: nothing changes
 
     assert (counts.examined, counts.unchanged, counts.changed) == (2, 2, 0)
+
+
+def test_ingest_failed_run_leaves_its_feed_to_be_read_again(
+    sqlite_url: str,
+    server: LoopbackServer,
+    corpus: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run that read a feed but could not store its pages (a failed batch, a killed process)
+    does not remember the feed as read: the next run finds the same items again."""
+    from flows.ingest import ingest_news
+    from storage import repository
+    from storage.migrate import upgrade
+
+    upgrade(sqlite_url)
+    monkeypatch.setenv("NEWSFLOW_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("NEWSFLOW_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8")
+    monkeypatch.setenv("NEWSFLOW_FETCH_DELAY", "0")
+    urls = list(serve_pages(server, corpus_pages(corpus, FULL_TEXT[:1])))
+    server.routes["/rss.xml"] = Route(rss_feed("loop rss", urls), headers=RSS)
+    sources = write_sources(tmp_path / "sources.yaml", {"loop-rss": [server.url("/rss.xml")]})
+    store_pages = repository.store_pages
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(repository, "store_pages", broken)
+    failed = ingest_news(sources_path=str(sources), return_state=True)
+    monkeypatch.setattr(repository, "store_pages", store_pages)
+    (second,) = ingest_news(sources_path=str(sources))
+
+    reports = failed.result(raise_on_failure=False)
+    assert isinstance(reports, list)
+    (first,) = reports
+    assert (first.status, first.counts.feed_items, first.counts.new) == ("failed", 1, 0)
+    assert (second.status, second.counts.feed_items, second.counts.new) == ("completed", 1, 1)
+    with transaction(sqlite_url) as session:
+        assert session.scalar(select(func.count()).select_from(Article)) == 1
