@@ -135,8 +135,13 @@ def ingest_news(
     for source in sources:
         report = SourceReport(source.name)
         _summarize(report, found[source.name], chains[source.name])
+        done = found[source.name] if report.status == "completed" else None
         steps.finish_run(
-            runs[source.name], report.counts, report.status, "; ".join(report.errors) or None
+            runs[source.name],
+            report.counts,
+            report.status,
+            "; ".join(report.errors) or None,
+            done.feed_states if done else None,
         )
         reports.append(report)
     release_registry(run_key)

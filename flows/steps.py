@@ -32,7 +32,7 @@ from tasks.extract import (
 )
 from tasks.fetch import fetch_pages
 from tasks.hosts import registry_for
-from tasks.records import FeedItem, FetchOutcome, Recheck, RunCounts
+from tasks.records import FeedItem, FeedState, FetchOutcome, Recheck, RunCounts
 from tasks.sources import SourceConfig
 
 log = logging.getLogger("newsflow")
@@ -49,6 +49,7 @@ class Discovery:
     counts: RunCounts = field(default_factory=RunCounts)
     feeds_ok: int = 0
     feed_errors: list[str] = field(default_factory=list)
+    feed_states: list[FeedState] = field(default_factory=list)  # saved when the run completes
 
 
 _pool: Executor | None = None
@@ -118,7 +119,8 @@ def start_run(source: str, flow_run_id: str | None) -> int:
 @task(name="discover-source", cache_policy=NO_CACHE)
 def discover_source(source: SourceConfig, run_id: int, run_key: str) -> Discovery:
     """Fetch the source's feeds (conditional GET), parse what changed, then drop URLs already
-    stored (before any page fetch)."""
+    stored (before any page fetch). The feeds' new state is saved by ``finish_run``, once the
+    items are stored."""
     settings = Settings()
     config = settings.fetch_config(source.delay)
     states = repository.feed_states(settings.database_url, source.feeds)
@@ -128,9 +130,10 @@ def discover_source(source: SourceConfig, run_id: int, run_key: str) -> Discover
     hosts = registry_for(run_key, config.host_max_failures)
     fetched = fetch_pages(source.feeds, config, kind="feed", hosts=hosts, headers=sent)
     feeds = read_feeds(fetched, source.max_items or settings.max_items_per_source, states, sent)
-    repository.record_fetches(settings.database_url, run_id, feeds.outcomes, feeds.states)
+    repository.record_fetches(settings.database_url, run_id, feeds.outcomes)
     known = repository.known_urls(settings.database_url, [i.canonical_url for i in feeds.items])
     result = Discovery(source.name, run_id, feeds_ok=feeds.feeds_ok, feed_errors=feeds.errors)
+    result.feed_states = feeds.states
     result.items = [item for item in feeds.items if item.canonical_url not in known]
     result.counts.feed_items = len(feeds.items)
     result.counts.already_stored = len(feeds.items) - len(result.items)
@@ -187,5 +190,12 @@ def recheck_batch(
 
 
 @task(name="finish-run", cache_policy=NO_CACHE)
-def finish_run(run_id: int, counts: RunCounts, status: str, error: str | None) -> None:
-    repository.finish_run(Settings().database_url, run_id, counts, status, error)
+def finish_run(
+    run_id: int,
+    counts: RunCounts,
+    status: str,
+    error: str | None,
+    feed_states: list[FeedState] | None = None,
+) -> None:
+    """Close the run; ``feed_states`` (only of a completed run) mark its feeds as read."""
+    repository.finish_run(Settings().database_url, run_id, counts, status, error, feed_states or ())

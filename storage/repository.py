@@ -94,9 +94,19 @@ def start_run(
 
 
 def finish_run(
-    db_url: str, run_id: int, counts: RunCounts, status: str, error: str | None = None
+    db_url: str,
+    run_id: int,
+    counts: RunCounts,
+    status: str,
+    error: str | None = None,
+    feed_states: Sequence[FeedState] = (),
 ) -> None:
+    """Close the run with its counts and, in the same transaction, remember its feeds'
+    conditional-GET state (``feed_states``): a feed counts as read only once its items are stored,
+    so a run killed halfway leaves the feed to be read again, not skipped as unchanged."""
     with transaction(db_url) as session:
+        for state in feed_states:
+            session.merge(_feed_state_row(state))
         session.execute(
             update(IngestRun)
             .where(IngestRun.id == run_id)

@@ -6,7 +6,10 @@ import dataclasses
 import functools
 import hashlib
 import multiprocessing
+import os
 import re
+import threading
+import time
 import unicodedata
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -179,12 +182,27 @@ def extract_page(page: PageInput) -> ExtractionResult:
     return ExtractionResult(page.url, article)
 
 
+def exit_with_parent(parent: int, every: float = 0.5) -> None:
+    """Pool initializer: end this worker once the process that started it is gone. A pool worker
+    otherwise outlives a ``kill -9`` of its parent, waiting forever on a queue nobody feeds."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def make_pool(workers: int) -> Executor:
-    """A process pool for extraction (spawned workers, recycled to bound memory)."""
+    """A process pool for extraction (spawned workers, recycled to bound memory, ending with the
+    process that started them)."""
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         max_tasks_per_child=200,
+        initializer=exit_with_parent,
+        initargs=(os.getpid(),),
     )
 
 
