@@ -1,5 +1,5 @@
 """Crash and resume: ``newsflow ingest`` killed with SIGKILL at random points (seeded; the seed is
-printed, ``NEWSFLOW_CRASH_SEED`` replays it; a kill point is "after the run requested k pages, plus
+printed, ``CRASH_RESUME_SEED`` replays it; a kill point is "after the run requested k pages, plus
 a random pause", so kills spread over the run whatever the machine's speed), then run again to
 completion, against a slow
 loopback site of real corpus pages, on SQLite and on PostgreSQL. Nothing is lost, nothing is
@@ -8,6 +8,7 @@ outlives them."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -208,15 +209,17 @@ def kill_run(
     wait_for(lambda: site.page_requests() >= seen + pages or child.poll() is not None, 240)
     time.sleep(pause)
     finished = child.poll() is not None
-    if group:
-        os.killpg(child.pid, signal.SIGKILL)
-    else:
-        child.kill()
+    with contextlib.suppress(ProcessLookupError):  # it may have finished already
+        if group:
+            os.killpg(child.pid, signal.SIGKILL)
+        else:
+            child.kill()
     child.wait()
     wait_for(lambda: not group_members(child.pid), 20)
     stray = group_members(child.pid)
     if stray:  # never leave them running, whatever the assertions say
-        os.killpg(child.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
     return Kill(child.pid, finished, stray)
 
 
@@ -224,9 +227,9 @@ def kill_run(
 def test_ingest_killed_at_random_points_resumes_without_loss_or_duplicates(
     migrated_db: str, site: Site, prefect_api: str, tmp_path: Path
 ) -> None:
-    seed = int(os.environ.get("NEWSFLOW_CRASH_SEED") or random.SystemRandom().randrange(10**6))
+    seed = int(os.environ.get("CRASH_RESUME_SEED") or random.SystemRandom().randrange(10**6))
     rng = random.Random(seed)
-    print(f"\ncrash-resume seed {seed} (NEWSFLOW_CRASH_SEED={seed} replays the kill points)")
+    print(f"\ncrash-resume seed {seed} (CRASH_RESUME_SEED={seed} replays the kill points)")
     killed: list[int] = []
     for trial in range(KILLS):
         group = trial % 2 == 0  # else only the ingest process, as the OOM killer would
@@ -287,3 +290,41 @@ def test_extraction_workers_exit_when_their_parent_is_killed(tmp_path: Path) -> 
     finally:
         if group_members(parent.pid):
             os.killpg(parent.pid, signal.SIGKILL)
+
+
+def test_ingest_failed_batch_leaves_its_feed_to_be_read_again(
+    migrated_db: str, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.ingest import ingest_news
+    from storage import repository
+    from tests.loopback import corpus_pages, serve_pages
+
+    for key, value in {
+        "NEWSFLOW_DATABASE_URL": migrated_db,
+        "NEWSFLOW_ALLOW_PRIVATE_NETWORKS": "127.0.0.0/8",
+        "NEWSFLOW_FETCH_DELAY": "0",
+    }.items():
+        monkeypatch.setenv(key, value)
+    server = LoopbackServer()
+    try:
+        (url,) = serve_pages(server, corpus_pages(corpus, ["al.com/al.com1"]))
+        server.routes["/rss.xml"] = Route(rss_feed("one", [url]), headers=RSS)
+        sources = tmp_path / "sources.yaml"
+        sources.write_text(
+            f"sources:\n  - name: one\n    feeds: [{server.url('/rss.xml')}]\n    interval: 600\n",
+            encoding="utf-8",
+        )
+        store = repository.store_pages
+
+        def broken(*_args: object, **_kwargs: object) -> None:
+            raise RuntimeError("database went away")
+
+        monkeypatch.setattr(repository, "store_pages", broken)
+        (failed,) = ingest_news(sources_path=str(sources))
+        monkeypatch.setattr(repository, "store_pages", store)
+        (again,) = ingest_news(sources_path=str(sources))  # the feed itself did not change
+    finally:
+        server.close()
+
+    assert (failed.status, failed.counts.new) == ("failed", 0)
+    assert (again.status, again.counts.feed_items, again.counts.new) == ("completed", 1, 1)
