@@ -320,7 +320,10 @@ def test_ingest_failed_batch_leaves_its_feed_to_be_read_again(
             raise RuntimeError("database went away")
 
         monkeypatch.setattr(repository, "store_pages", broken)
-        (failed,) = ingest_news(sources_path=str(sources))
+        state = ingest_news(sources_path=str(sources), return_state=True)  # Failed: 1 of 1
+        reports = state.result(raise_on_failure=False)
+        assert isinstance(reports, list)
+        (failed,) = reports
         monkeypatch.setattr(repository, "store_pages", store)
         (again,) = ingest_news(sources_path=str(sources))  # the feed itself did not change
     finally:
