@@ -307,6 +307,8 @@ def bench_flow(
     rate = articles / first["ingest"]
     print(f"\n[{label}] flow: {first['ingest']:.1f} s, {rate:.1f} articles/s; {first['counts']}")
     print(f"  stored {articles} articles ({roots} distinct stories), statuses {first['statuses']}")
+    pages = first["counts"]["fetched"] / first["ingest"]
+    print(f"  {pages:.1f} pages/s fetched and extracted (exact duplicates store no article)")
     rss, pss = out["peak_rss"] / 2**20, out["peak_pss"] / 2**20
     print(
         f"  peak memory of the ingest process and its children: RSS {rss:.0f} MB, PSS {pss:.0f} MB"

@@ -10,6 +10,7 @@ import os
 import socket
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -213,14 +214,17 @@ def store_fetched(
     items: Sequence[FeedItem],
     fetched: list[FetchOutcome],
     extra: Sequence[FetchOutcome] = (),
+    extracted: list[ExtractionResult] | None = None,
 ) -> RunCounts:
-    """Extract fetched pages in the process pool (with the source's options), fill title, date
-    and authors from the feed where the page has none, dedup and store in one transaction."""
+    """Extract fetched pages in the process pool (with the source's options) unless ``extracted``
+    already holds their results (in order), fill title, date and authors from the feed where the
+    page has none, dedup and store in one transaction."""
     settings = Settings()
-    options = source.extract.options()
-    learned = _learned(settings, source.name)
-    inputs = [replace(p, options=options) for p in pages_to_extract(fetched, learned)]
-    extracted = extract_pages(inputs, settings)
+    if extracted is None:
+        options = source.extract.options()
+        learned = _learned(settings, source.name)
+        inputs = [replace(p, options=options) for p in pages_to_extract(fetched, learned)]
+        extracted = extract_pages(inputs, settings)
     pages = page_results(items, fetched, extracted, keep_raw=settings.keep_raw_html)
     pages = complete_pages(pages, source.language)
     near = repository.NearDup(
@@ -229,21 +233,46 @@ def store_fetched(
     )
     counts = repository.store_pages(settings.database_url, run_id, pages, extra=extra, near=near)
     _learn(settings, source.name, pages)
-    counts.fetched = len(inputs)
+    counts.fetched = len(extracted)
     return counts
+
+
+def fetch_and_extract(
+    source: SourceConfig,
+    urls: list[str],
+    run_key: str,
+    side: list[FetchOutcome],
+) -> tuple[list[FetchOutcome], list[ExtractionResult] | None]:
+    """Fetch pages politely; with a pool, each fetched page goes to it at once (fetching overlaps
+    extraction, as pages of other sources do). The fetches, and the extractions of the fetched
+    pages in order (``None`` without a pool: ``store_fetched`` extracts inline)."""
+    settings = Settings()
+    config = settings.fetch_config(source.delay)
+    hosts = registry_for(run_key, config.host_max_failures)
+    headers = {url: dict(source.headers) for url in urls} if source.headers else None
+    pool = extraction_pool(settings.extract_workers, settings.pool_limits)
+    if pool is None:
+        return fetch_pages(urls, config, hosts=hosts, headers=headers, side=side), None
+    learned, options = _learned(settings, source.name), source.extract.options()
+    pending: dict[int, Future[ExtractionResult]] = {}
+
+    def submit(index: int, outcome: FetchOutcome) -> None:
+        for page in pages_to_extract([outcome], learned):
+            pending[index] = pool.submit(replace(page, options=options))
+
+    fetched = fetch_pages(urls, config, hosts=hosts, headers=headers, side=side, on_outcome=submit)
+    return fetched, [pending[index].result() for index in sorted(pending)]
 
 
 @task(name="process-batch", cache_policy=NO_CACHE)
 def process_batch(
     source: SourceConfig, run_id: int, run_key: str, items: list[FeedItem]
 ) -> RunCounts:
-    """Fetch a batch of pages politely, extract them in a process pool, store in one transaction."""
-    config = Settings().fetch_config(source.delay)
+    """Fetch a batch of pages politely, extract them in a process pool as they arrive, store in
+    one transaction."""
     robots: list[FetchOutcome] = []
-    hosts = registry_for(run_key, config.host_max_failures)
-    headers = {i.url: dict(source.headers) for i in items} if source.headers else None
-    fetched = fetch_pages([i.url for i in items], config, hosts=hosts, headers=headers, side=robots)
-    counts = store_fetched(source, run_id, items, fetched, robots)
+    fetched, extracted = fetch_and_extract(source, [i.url for i in items], run_key, robots)
+    counts = store_fetched(source, run_id, items, fetched, robots, extracted)
     progress.advanced(source.name, len(items))
     return counts
 

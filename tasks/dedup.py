@@ -9,6 +9,7 @@ stored signatures (../shared/docs/dedup.md B5-B7), so the threshold itself stays
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 import numpy as np
+import numpy.typing as npt
 
 NUM_PERM = 128
 BANDS = 32
@@ -34,12 +36,40 @@ def shingles(text: str, size: int = SHINGLE) -> set[bytes]:
 
 
 def signature(text: str) -> bytes:
-    """The MinHash signature of ``text``: 128 unsigned 32-bit values, 512 bytes."""
-    from datasketch import MinHash
+    """The MinHash signature of ``text``: 128 unsigned 32-bit values, 512 bytes.
 
-    minhash = MinHash(num_perm=NUM_PERM, seed=SEED)
-    minhash.update_batch(list(shingles(text)))
-    return np.asarray(minhash.hashvalues, dtype="<u4").tobytes()
+    The values of datasketch's ``MinHash(num_perm=128, seed=1).update_batch(shingles)`` (its
+    default "affine32" scheme: SHA-1's first 4 bytes, the MurmurHash3 finalizer, then
+    ``a * h + b`` mod 2^32; tests/test_dedup.py checks they are equal), computed here because
+    importing datasketch loads scipy: ~50 MB in every extraction worker."""
+    values = [
+        int.from_bytes(hashlib.sha1(s, usedforsecurity=False).digest()[:4], "little")
+        for s in shingles(text)
+    ]
+    out = np.full(NUM_PERM, 0xFFFFFFFF, dtype=np.uint32)
+    if values:
+        a, b = _permutations()
+        hv = _fmix32(np.array(values, dtype=np.uint32)).reshape(-1, 1)
+        out = np.minimum(out, (hv * a + b).min(axis=0))
+    return out.astype("<u4").tobytes()
+
+
+@functools.cache
+def _permutations() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    """datasketch's affine32 permutation parameters for ``SEED``: odd ``a``, any ``b``."""
+    gen = np.random.RandomState(SEED)
+    a = gen.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return a, b
+
+
+def _fmix32(hv: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+    """The MurmurHash3 32-bit finalizer, element-wise (multiplication wraps mod 2^32)."""
+    hv = hv ^ (hv >> np.uint32(16))
+    hv = hv * np.uint32(0x85EBCA6B)
+    hv = hv ^ (hv >> np.uint32(13))
+    hv = hv * np.uint32(0xC2B2AE35)
+    return hv ^ (hv >> np.uint32(16))
 
 
 def band_hashes(sig: bytes) -> list[int]:

@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -385,12 +385,15 @@ def fetch_pages(
     hosts: HostRegistry | None = None,
     headers: Mapping[str, Mapping[str, str]] | None = None,
     side: list[FetchOutcome] | None = None,
+    on_outcome: Callable[[int, FetchOutcome], None] | None = None,
 ) -> list[FetchOutcome]:
     """Fetch many URLs politely: per host one request at a time, ``config.delay`` apart (or the
     host's robots.txt Crawl-delay), robots.txt obeyed for pages, failing hosts skipped for the rest
     of the run (``hosts`` carries that state across calls); different hosts concurrently.
     ``headers`` maps a URL to extra request headers (conditional GET); robots.txt fetches are
-    appended to ``side``. Results keep the order of ``urls``."""
+    appended to ``side``. ``on_outcome(index, outcome)`` is called (from a fetch thread) as soon
+    as the URL at ``index`` is done, e.g. to start extracting it. Results keep the order of
+    ``urls``."""
     ordered = list(urls)
     registry = hosts if hosts is not None else HostRegistry(config.host_max_failures)
     by_host: dict[str, list[int]] = defaultdict(list)
@@ -404,9 +407,10 @@ def fetch_pages(
             for index in indexes:
                 url = ordered[index]
                 extra = (headers or {}).get(url)
-                results[index] = _polite_fetch(
-                    session, url, kind, config, registry, extra, collected
-                )
+                outcome = _polite_fetch(session, url, kind, config, registry, extra, collected)
+                results[index] = outcome
+                if on_outcome is not None:
+                    on_outcome(index, outcome)
 
     if not ordered:
         return []

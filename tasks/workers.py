@@ -13,8 +13,8 @@ its own workers, each a spawned process with a pipe:
 
 The other pages of the batch are extracted as usual; results keep the input order. A worker warms
 up (imports trafilatura, extracts a tiny page) before it is given work, so its start-up never
-counts against a page's deadline. One batch runs at a time (a lock): batches of concurrent
-sources take turns on the same workers.
+counts against a page's deadline. Pages of concurrent batches (sources) share one queue: a worker
+that finishes takes the next queued page, whichever batch it belongs to.
 """
 
 from __future__ import annotations
@@ -22,11 +22,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -77,6 +79,14 @@ def too_large(page: PageInput, limit: int) -> ExtractionResult | None:
     )
 
 
+@dataclass(slots=True)
+class _Job:
+    """A queued page and the future its caller waits on."""
+
+    page: PageInput
+    future: Future[ExtractionResult]
+
+
 class _Worker:
     """One spawned process, its end of the pipe, and what it is doing."""
 
@@ -91,7 +101,7 @@ class _Worker:
         self.ready = False
         self.started = time.monotonic()
         self.done = 0  # pages extracted
-        self.job: int | None = None  # index of the page it is working on
+        self.job: _Job | None = None  # the page it is working on
         self.deadline = 0.0
 
     def kill(self) -> None:
@@ -111,7 +121,10 @@ class _Worker:
 class ExtractionPool:
     """``workers`` spawned processes running ``extractor`` with the per-page ``limits``.
 
-    Created empty: workers start on the first :meth:`map`. Not picklable; one per process.
+    Pages from any number of threads share one queue (:meth:`submit`, :meth:`map`), so a batch's
+    stragglers never leave a worker idle while another batch waits. A supervisor thread, started
+    when work arrives and gone when the pool is idle, owns the workers. Created empty: workers
+    start on the first page. Not picklable; one per process.
     """
 
     def __init__(
@@ -123,49 +136,74 @@ class ExtractionPool:
         self.limits = limits
         self._extractor = extractor
         self._workers: list[_Worker] = []
-        self._lock = threading.Lock()
+        self._queue: deque[_Job] = deque()
+        self._lock = threading.Lock()  # guards _queue and _supervisor
+        self._supervisor: threading.Thread | None = None
+        self._wake_r, self._wake_w = os.pipe()  # a byte written here wakes the supervisor
+        os.set_blocking(self._wake_r, False)
         self.started_pids: list[int] = []  # every worker ever started, in order (observability)
         self._start_failures = 0  # consecutive workers that died before they were ready
 
+    def submit(self, page: PageInput) -> Future[ExtractionResult]:
+        """Queue one page; its future never raises (a failure is a result with a reason)."""
+        future: Future[ExtractionResult] = Future()
+        refused = too_large(page, self.limits.max_html_bytes)
+        if refused is not None:
+            future.set_result(refused)
+            return future
+        with self._lock:
+            self._queue.append(_Job(page, future))
+            if self._supervisor is None:
+                self._supervisor = threading.Thread(
+                    target=self._supervise, name="newsflow-extract-pool", daemon=True
+                )
+                self._supervisor.start()
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"\0")
+        return future
+
     def map(self, pages: Sequence[PageInput]) -> list[ExtractionResult]:
         """Extract ``pages``; one result per page, in input order. Never raises for a page."""
-        results: list[ExtractionResult | None] = [
-            too_large(page, self.limits.max_html_bytes) for page in pages
-        ]
-        queue = deque(i for i, result in enumerate(results) if result is None)
-        with self._lock:
-            try:
-                self._run(pages, results, queue)
-            except Exception as exc:  # cannot spawn or talk to workers: record it, start afresh
-                log.exception("extraction pool failed; its workers are replaced")
-                for worker in list(self._workers):
-                    self._retire(worker, stop=False)
-                failure = f"extraction pool failed: {type(exc).__name__}: {exc}"
-                results = [
-                    r or ExtractionResult(p.url, None, "extract_crashed", failure)
-                    for r, p in zip(results, pages, strict=True)
-                ]
-        return [r for r in results if r is not None]
+        futures = [self.submit(page) for page in pages]
+        return [future.result() for future in futures]
 
-    def _run(
-        self,
-        pages: Sequence[PageInput],
-        results: list[ExtractionResult | None],
-        queue: deque[int],
-    ) -> None:
-        self._start_failures = 0
-        while queue or self._busy():
-            self._top_up(min(self.size, len(queue) + self._busy()))
-            for worker in self._workers:
-                if worker.ready and worker.job is None and queue:
-                    self._dispatch(worker, queue.popleft(), pages)
-            ready = wait(self._waitables(), timeout=self._next_deadline())
-            for worker in list(self._workers):
-                if worker.conn in ready or worker.process.sentinel in ready:
-                    self._receive(worker, pages, results)
-            self._enforce_deadlines(pages, results)
-            if self._start_failures >= MAX_START_FAILURES:
-                self._give_up(pages, results, queue)
+    def _supervise(self) -> None:
+        """The supervisor thread: run until no page is queued or being extracted."""
+        try:
+            self._start_failures = 0
+            while self._step():
+                pass
+        except Exception as exc:  # cannot spawn or talk to workers: record it, start afresh
+            log.exception("extraction pool failed; its workers are replaced")
+            self._fail_all(f"extraction pool failed: {type(exc).__name__}: {exc}")
+
+    def _step(self) -> bool:
+        """One round: start and feed workers, wait for one to answer or a page to arrive, take
+        the answers, enforce deadlines. False (the supervisor is gone) when there is no work."""
+        with self._lock:
+            if not self._queue and not self._busy():
+                self._supervisor = None
+                return False
+            wanted = min(self.size, len(self._queue) + self._busy())
+        self._top_up(wanted)
+        for worker in self._workers:
+            if worker.ready and worker.job is None and (job := self._next_job()) is not None:
+                self._dispatch(worker, job)
+        ready = wait(self._waitables(), timeout=self._next_deadline())
+        if self._wake_r in ready:
+            with contextlib.suppress(BlockingIOError):
+                os.read(self._wake_r, 4096)
+        for worker in list(self._workers):
+            if worker.conn in ready or worker.process.sentinel in ready:
+                self._receive(worker)
+        self._enforce_deadlines()
+        if self._start_failures >= MAX_START_FAILURES:
+            self._give_up()
+        return True
+
+    def _next_job(self) -> _Job | None:
+        with self._lock:
+            return self._queue.popleft() if self._queue else None
 
     def _busy(self) -> int:
         return sum(w.job is not None for w in self._workers)
@@ -178,7 +216,7 @@ class ExtractionPool:
                 self.started_pids.append(worker.process.pid)
 
     def _waitables(self) -> list[Connection | int]:
-        out: list[Connection | int] = []
+        out: list[Connection | int] = [self._wake_r]
         for worker in self._workers:
             out += [worker.conn, worker.process.sentinel]
         return out
@@ -189,15 +227,13 @@ class ExtractionPool:
         deadlines += [w.started + START_TIMEOUT for w in self._workers if not w.ready]
         return max(0.0, min(deadlines, default=now + 1.0) - now)
 
-    def _dispatch(self, worker: _Worker, index: int, pages: Sequence[PageInput]) -> None:
-        worker.job = index
+    def _dispatch(self, worker: _Worker, job: _Job) -> None:
+        worker.job = job
         worker.deadline = time.monotonic() + self.limits.timeout
         with contextlib.suppress(OSError):  # it died since it said ready: its sentinel tells
-            worker.conn.send(pages[index])
+            worker.conn.send(job.page)
 
-    def _receive(
-        self, worker: _Worker, pages: Sequence[PageInput], results: list[ExtractionResult | None]
-    ) -> None:
+    def _receive(self, worker: _Worker) -> None:
         """Take a worker's message, or bury it when its process is gone."""
         try:
             message = worker.conn.recv() if worker.conn.poll() else None
@@ -207,18 +243,17 @@ class ExtractionPool:
             worker.ready, self._start_failures = True, 0
             return
         if isinstance(message, ExtractionResult) and worker.job is not None:
-            results[worker.job] = message
+            worker.job.future.set_result(message)
             worker.job, worker.done = None, worker.done + 1
             if worker.done >= self.limits.recycle_after:
                 self._retire(worker, stop=True)
             return
         code = self._retire(worker, stop=False)
         if worker.job is not None:
-            page = pages[worker.job]
-            results[worker.job] = ExtractionResult(
-                page.url, None, "extract_crashed", f"worker exited with code {code}"
-            )
-            log.warning("extraction worker died on %s (exit code %s)", page.url, code)
+            url = worker.job.page.url
+            detail = f"worker exited with code {code}"
+            worker.job.future.set_result(ExtractionResult(url, None, "extract_crashed", detail))
+            log.warning("extraction worker died on %s (exit code %s)", url, code)
         elif not worker.ready:
             self._start_failures += 1
             log.warning("extraction worker died before it was ready (exit code %s)", code)
@@ -228,45 +263,59 @@ class ExtractionPool:
         worker.stop() if stop else worker.kill()
         return worker.process.exitcode
 
-    def _enforce_deadlines(
-        self, pages: Sequence[PageInput], results: list[ExtractionResult | None]
-    ) -> None:
+    def _enforce_deadlines(self) -> None:
         now = time.monotonic()
         for worker in list(self._workers):
             if worker.job is not None and now >= worker.deadline:
-                page = pages[worker.job]
+                url = worker.job.page.url
                 self._retire(worker, stop=False)
-                results[worker.job] = ExtractionResult(
-                    page.url,
-                    None,
-                    "extract_timeout",
-                    f"killed after {self.limits.timeout:g} s (extract_timeout)",
-                )
-                log.warning("extraction of %s killed after %g s", page.url, self.limits.timeout)
+                detail = f"killed after {self.limits.timeout:g} s (extract_timeout)"
+                worker.job.future.set_result(ExtractionResult(url, None, "extract_timeout", detail))
+                log.warning("extraction of %s killed after %g s", url, self.limits.timeout)
             elif not worker.ready and now >= worker.started + START_TIMEOUT:
                 self._retire(worker, stop=False)
                 self._start_failures += 1
 
-    def _give_up(
-        self, pages: Sequence[PageInput], results: list[ExtractionResult | None], queue: deque[int]
-    ) -> None:
+    def _give_up(self) -> None:
         """Workers keep dying before they are ready: fail the waiting pages instead of looping."""
-        log.error("extraction workers cannot start; %d page(s) not extracted", len(queue))
-        while queue:
-            index = queue.popleft()
+        with self._lock:
+            jobs, self._queue = list(self._queue), deque()
+        log.error("extraction workers cannot start; %d page(s) not extracted", len(jobs))
+        for job in jobs:
             detail = "extraction workers could not start"
-            results[index] = ExtractionResult(pages[index].url, None, "extract_crashed", detail)
+            job.future.set_result(ExtractionResult(job.page.url, None, "extract_crashed", detail))
         self._start_failures = 0
+
+    def _fail_all(self, detail: str) -> None:
+        """After an error of the pool itself: kill every worker, fail every page in flight or
+        queued, and leave (the next page starts a new supervisor and new workers)."""
+        jobs = [w.job for w in self._workers if w.job is not None]
+        for worker in list(self._workers):
+            with contextlib.suppress(Exception):
+                self._retire(worker, stop=False)
+        with self._lock:
+            jobs += list(self._queue)
+            self._queue = deque()
+            self._supervisor = None
+        for job in jobs:
+            if not job.future.done():
+                job.future.set_result(
+                    ExtractionResult(job.page.url, None, "extract_crashed", detail)
+                )
 
     def worker_pids(self) -> list[int]:
         """The pids of the workers alive now."""
         return [w.process.pid for w in self._workers if w.process.pid is not None]
 
     def shutdown(self) -> None:
-        """Stop every worker (idempotent; the pool starts new ones if used again)."""
+        """Wait for the queued pages, then stop every worker (idempotent; the pool starts new
+        ones if used again)."""
         with self._lock:
-            for worker in list(self._workers):
-                self._retire(worker, stop=worker.job is None)
+            supervisor = self._supervisor
+        if supervisor is not None and supervisor is not threading.current_thread():
+            supervisor.join()
+        for worker in list(self._workers):
+            self._retire(worker, stop=worker.job is None)
 
 
 def extract_many(

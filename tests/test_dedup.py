@@ -61,6 +61,17 @@ def test_signature_is_deterministic_and_512_bytes() -> None:
     assert len(band_hashes(signature(text))) == 32
 
 
+@pytest.mark.parametrize("text", ["", "two words", "a b c d " * 40, fx.article(1), fx.article(2)])
+def test_signature_equals_datasketch_minhash(text: str) -> None:
+    from datasketch import MinHash
+
+    from tasks.dedup import NUM_PERM, SEED, shingles
+
+    minhash = MinHash(num_perm=NUM_PERM, seed=SEED)
+    minhash.update_batch(list(shingles(text)))
+    assert signature(text) == bytes(minhash.hashvalues.astype("<u4"))
+
+
 def test_similarity_separates_copies_from_other_articles() -> None:
     base = signature(fx.article(1))
     assert similarity(base, signature(fx.syndicated(fx.article(1), 1))) > 0.8

@@ -470,6 +470,17 @@ def test_fetch_pages_returns_results_in_input_order(server: LoopbackServer) -> N
     assert [r.body for r in results] == [b"/1", b"/2", None, b"/3", b"/4"]
 
 
+def test_fetch_pages_reports_each_outcome_when_done(server: LoopbackServer) -> None:
+    server.routes["/a"] = Route(b"<html>a</html>")
+    urls = [server.url("/a"), server.url("/missing"), _localhost_url(server, "/a")]
+    seen: dict[int, FetchOutcome] = {}
+    results = fetch_pages(urls, _config(), on_outcome=seen.__setitem__)
+
+    assert sorted(seen) == [0, 1, 2]
+    assert [seen[i] for i in range(3)] == results
+    assert [seen[i].reason for i in range(3)] == ["ok", "http_404", "ok"]
+
+
 def test_fetch_pages_empty_input_returns_empty_list() -> None:
     assert fetch_pages([], _config()) == []
 

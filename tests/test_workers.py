@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tasks.extract import PageInput, extract_page
 from tasks.workers import ExtractionPool, PoolLimits, extract_many
-from tests.worker_faults import CRASH_MARK, crash_on_mark
+from tests.worker_faults import CRASH_MARK, WAIT_MARK, crash_on_mark, wait_on_mark
 
 
 def article_page(n: int, extra: bytes = b"") -> PageInput:
@@ -89,6 +90,20 @@ def test_pool_crashed_worker_fails_only_its_page(make_pool: type[ExtractionPool]
     results = pool.map(pages)
     assert [r.reason for r in results] == ["ok", "extract_crashed", "ok", "ok"]
     assert "139" in (results[1].detail or "")
+
+
+def test_pool_batches_share_workers_while_a_straggler_runs(
+    make_pool: type[ExtractionPool], tmp_path: Path
+) -> None:
+    release = tmp_path / "release"
+    pool = make_pool(2, PoolLimits(), wait_on_mark)
+    straggler = pool.submit(article_page(0, WAIT_MARK + str(release).encode() + b" -->"))
+    other_batch = pool.map([article_page(1), article_page(2), article_page(3)])
+    assert [r.url for r in other_batch] == [article_page(i).url for i in (1, 2, 3)]
+    assert [r.reason for r in other_batch] == ["ok"] * 3
+    assert not straggler.done()  # the second batch did not wait for the first one's straggler
+    release.touch()
+    assert straggler.result().reason == "ok"
 
 
 def test_pool_recycles_worker_after_n_pages(make_pool: type[ExtractionPool]) -> None:

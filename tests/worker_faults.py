@@ -4,6 +4,8 @@ spawned workers, so they live in a module, not in a test function)."""
 from __future__ import annotations
 
 import os
+import time
+from pathlib import Path
 
 from tasks.extract import ExtractionResult, PageInput, extract_page
 
@@ -15,4 +17,21 @@ def crash_on_mark(page: PageInput) -> ExtractionResult:
     a segfault or the OOM killer would: no exception, no cleanup."""
     if CRASH_MARK in page.html:
         os._exit(139)
+    return extract_page(page)
+
+
+WAIT_MARK = b"<!-- wait for: "
+
+
+def wait_on_mark(page: PageInput) -> ExtractionResult:
+    """``extract_page``, except that a page carrying ``<!-- wait for: PATH -->`` is held until
+    the file PATH exists (at most 60 s): a straggler the test releases when it chooses."""
+    start = page.html.find(WAIT_MARK)
+    if start >= 0:
+        end = page.html.index(b" -->", start)
+        path = page.html[start + len(WAIT_MARK) : end].decode()
+        for _ in range(600):
+            if Path(path).exists():
+                break
+            time.sleep(0.1)
     return extract_page(page)
