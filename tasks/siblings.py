@@ -23,6 +23,7 @@ GROUP = 2  # qualifying paragraphs a block needs before any of them is restored
 _WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"[.!?\"”“»«)…。！？」]$")
 Signature = tuple[tuple[str, str], ...]
+_PARSER = lxml.html.HTMLParser(encoding="utf-8")
 
 
 def _norm(text: str) -> str:
@@ -45,9 +46,6 @@ def _paragraphs(html: str) -> list[tuple[Any, str, str]]:
         text = " ".join(element.text_content().split())
         out.append((element, text, _norm(text)))
     return out
-
-
-_PARSER = lxml.html.HTMLParser(encoding="utf-8")
 
 
 def restore(html: str, text: str, raw: str) -> str:
