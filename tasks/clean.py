@@ -20,6 +20,7 @@ _NOISE = re.compile(
     r"|share(?: this(?: with| article)?)?|follow us\b.*|read more|reader comments|comments"
     r"|lesen sie auch\b.*|mehr zum thema:?|auch interessant|ähnliche artikel|noticia relacionada"
     r"|czytaj (?:więcej|też|także)\b.*|suscr[ií]bete|more ?:.*|related(?: articles| stories)?:?"
+    r"|mit agenturmaterial\.?"
     r"|\d+ min(?:uten|utes)?\.? (?:lesezeit|read(?:ing time)?))$",
     re.IGNORECASE,
 )
@@ -38,16 +39,39 @@ _WIDGET = re.compile(
     r"|\bsession (?:has )?(?:timed out|expired)\b|\bremain logged\b|\btimeout: \d+ seconds?\b",
     re.IGNORECASE,
 )
-# Consent placeholders for blocked embeds ("Externer Inhalt nicht verfügbar", "enable cookies ...").
+# Consent placeholders for blocked embeds ("Externer Inhalt nicht verfügbar", "enable cookies ...",
+# "Ich bin damit einverstanden, dass mir externe Inhalte angezeigt werden").
 _CONSENT = re.compile(
     r"(?:cookie|privacy|datenschutz|privatsphäre|externe[rn]? inhalt)\w*.{0,80}"
     r"(?:einstellung|setting|zustimm|consent|akzeptier|accept|aktivier|enable|laden)"
-    r"|externer inhalt nicht verfügbar",
+    r"|externer inhalt nicht verfügbar"
+    r"|externe[rn]? inhalt\w*.{0,80}(?:einverstanden|angezeigt|ausgewählt)"
+    r"|einverstanden.{0,80}externe[rn]? inhalt",
     re.IGNORECASE,
+)
+# Calls to action and credits around the article, anywhere in a short line: newsletter and
+# "in your inbox" sign-ups, affiliate-commission disclosures, "Read more:"/"Click here" links,
+# copyright notices, "more to follow" on breaking stories, wire-service credit lines, donation
+# appeals, and the "57% of this article left to read" paywall notice.
+_PROMO = re.compile(
+    r"\bnewsletter\b|\bin your inbox\b|\bearn (?:us )?an? (?:\w+ )?commission\b|^read more:"
+    r"|^click here\b|^copyright ©|\bmore to follow\b|^our standards:|\babonniere den\b"
+    r"|^reporting by .*\b(?:editing|writing) by\b"
+    r"|\b(?:spende|donation|donate)\b.{0,60}\b(?:unterstützen|support)\b"
+    r"|\b(?:unterstützen sie uns|support us)\b.{0,60}\b(?:spende|donation|donate)"
+    r"|\b(?:il vous reste|you have) \d+(?:[.,]\d+)? ?% (?:de cet article|of this article)",
+    re.IGNORECASE,
+)
+# A byline on its own line: "By/Von/Par ..." and up to five capitalized name words.
+_BYLINE = re.compile(
+    r"^(?i:von|by|par|por|door|av|af)\s+[A-ZÀ-ÝÆØÅ]\S*"
+    r"(?:,?\s+(?:(?i:und|and|og|y|et|e)\s+)?[A-ZÀ-ÝÆØÅ]\S*){0,4}$"
 )
 # A call to action with an e-mail address ("Got a story? Email webnews@...").
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
-NOTICE_WORDS = 40  # consent and e-mail lines longer than this are taken for article text
+NOTICE_WORDS = (
+    40  # consent, e-mail and call-to-action lines longer than this are taken for article text
+)
 # A line ending like a sentence (or a quote, or a lead-in to one).
 _SENTENCE_END = re.compile(r"[.!?:;\"”“»«)\]…。！？」]$")
 TEASER_WORDS = 15  # a "- " list item shorter than this without a sentence end is a link teaser
@@ -87,12 +111,13 @@ def drop_repeats(lines: list[str]) -> list[str]:
 
 
 def is_furniture(line: str) -> bool:
-    """A line that is page furniture: a widget label, a photo credit, a consent placeholder, an
-    e-mail call to action or a link-teaser bullet."""
+    """A line that is page furniture: a widget label, a photo credit, a byline, a consent
+    placeholder, a call to action (e-mail, newsletter, "read more") or a link-teaser bullet."""
     line = line.strip()
-    if _NOISE.match(line) or _CREDIT.match(line) or _WIDGET.search(line):
+    if _NOISE.match(line) or _CREDIT.match(line) or _WIDGET.search(line) or _BYLINE.match(line):
         return True
-    if len(line.split()) <= NOTICE_WORDS and (_CONSENT.search(line) or _EMAIL.search(line)):
+    notice = _CONSENT.search(line) or _EMAIL.search(line) or _PROMO.search(line)
+    if len(line.split()) <= NOTICE_WORDS and notice:
         return True
     teaser = line.startswith("- ") and len(line.split()) < TEASER_WORDS
     return teaser and not _SENTENCE_END.search(line)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tasks import boilerplate
+from tasks import boilerplate, siblings
 from tasks.clean import clean_body, sanitize
 from tasks.dedup import accept_page_canonical, band_hashes, signature
 from tasks.encoding import decode_html
@@ -150,7 +150,7 @@ def extract_page(page: PageInput) -> ExtractionResult:
         _clean_field(data.get("title")), _clean_field(data.get("sitename")), page.url
     )
     raw = sanitize(data.get("text") or "")
-    text = clean_body(raw, title)
+    text = clean_body(siblings.restore(html, clean_body(raw, title), raw), title)
     keys = boilerplate.line_keys(text)  # before stripping: what learning counts
     text = boilerplate.strip(text, page.boilerplate)  # before counting words and hashing
     reason = _not_an_article(raw, text)

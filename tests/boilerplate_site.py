@@ -1,5 +1,5 @@
 """A small news site of our own for boilerplate tests: distinct stories, each page carrying the same
-call-out box, newsletter prompt, stock caption, "Reader Comments" heading and timeout notice (the
+call-out box, sign-up prompt, stock caption, "Reader Comments" heading and timeout notice (the
 noise of ../shared/seed/article.txt, reworded)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ CALLOUT = (
     "Are you a resident of Lakeside or Hillford? We want to hear about what you're "
     "experiencing. Write to us through the form on our contact page."
 )
-NEWSLETTER = "Sign up for our morning newsletter to get the day's top stories in your inbox."
+NEWSLETTER = "Get the day's top stories every morning: join the free briefing from our desk."
 CAPTION = "The harbour at dusk, seen from the old pier. (Example News/Staff)"
 COMMENTS = "Reader Comments"
 TIMEOUT = "You did not use the site, Click here to remain logged. Timeout: 60 second"

@@ -206,7 +206,7 @@ def test_cli_boilerplate_lists_learned_lines(sqlite_url: str, tmp_path: Path) ->
     )
 
     assert shown.returncode == 0, shown.stderr
-    assert "Reader Comments" in shown.stdout and "Sign up for our morning" in shown.stdout
+    assert "Reader Comments" in shown.stdout and "Get the day's top stories" in shown.stdout
     assert (other.returncode, other.stdout.strip()) == (0, "no boilerplate learned yet")
 
 

@@ -50,6 +50,19 @@ def test_drop_repeats_ignores_case_and_punctuation() -> None:
         "Zur Anzeige aktiviere bitte die Einstellungen in den Privatsphäre-Einstellungen.",
         "Are you a Canadian in Israel or Gaza? Send an email to ask@cbc.ca.",
         "You did not use the site, Click here to remain logged. Timeout: 60 second",
+        "Von Jana Beispiel und Olaf Muster",
+        "By Maria Example",
+        "Get the harbour briefing in your inbox every weekday morning.",
+        "Unser Newsletter bringt Ihnen die Nachrichten des Tages.",
+        "We may earn a commission when you buy through links on this page.",
+        "READ MORE: The lighthouse reopens after a decade",
+        "Click here to read the full council report.",
+        "This is a breaking story - more to follow.",
+        "Reporting by Ann Example in Lisbon; Editing by Ben Sample",
+        "Ich bin damit einverstanden, dass mir externe Inhalte angezeigt werden.",
+        "Il vous reste 62% de cet article à lire.",
+        "Gefällt Ihnen unsere Arbeit? Dann unterstützen Sie uns mit einer Spende.",
+        "Mit Agenturmaterial.",
     ],
 )
 def test_is_furniture_flags_widget_credit_and_teaser_lines(line: str) -> None:
@@ -63,6 +76,11 @@ def test_is_furniture_flags_widget_credit_and_teaser_lines(line: str) -> None:
         "- Weight: stay as light as you can while still staying warm, and compare bags.",
         "Share prices fell sharply on Monday as investors weighed the central bank's decision.",
         "Comments from the minister were not immediately available.",
+        "By Tuesday the council had approved the plan.",
+        "The mayor said the town's newsletter, printed since 1952, would close this year, "
+        "ending a tradition that generations of residents had followed closely, because the "
+        "paper mill that supplied it shut down and costs rose sharply for the small volunteer "
+        "team that wrote, printed and delivered it by hand.",
     ],
 )
 def test_is_furniture_keeps_article_sentences(line: str) -> None:
