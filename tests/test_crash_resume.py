@@ -224,6 +224,7 @@ def kill_run(
 
 
 @pytest.mark.timeout(900)
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # PostgreSQL: test_crash_resume_pg
 def test_ingest_killed_at_random_points_resumes_without_loss_or_duplicates(
     migrated_db: str, site: Site, prefect_api: str, tmp_path: Path
 ) -> None:
