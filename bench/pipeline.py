@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 GOAL_RATIO, GOAL_RSS_MB, GOAL_FLAT = 0.85, 400, 0.10
+PLAIN_WORKERS_PEAK = 0  # bytes: the plain pool's two workers' summed RSS at its peak
 CORPUS = Path(os.environ.get("NEWSFLOW_CORPUS") or ROOT.parent / "shared" / "corpus")
 _PARAGRAPH = re.compile(rb"<p\b[^>]*>(?=[^<]{120,})")
 TRAFILATURA = {"with_metadata": True, "include_comments": False, "include_tables": True}
@@ -118,6 +119,16 @@ def plain_pipeline(urls: dict[int, list[str]]) -> tuple[float, int]:
     with ProcessPoolExecutor(2) as pool:
         futures = []
         lock = threading.Lock()
+        stop = threading.Event()
+
+        def sample() -> None:
+            global PLAIN_WORKERS_PEAK
+            while not stop.wait(0.2):
+                pids = list(getattr(pool, "_processes", None) or {})
+                now = sum(_kb(pid, "status", "VmRSS") for pid in pids)
+                PLAIN_WORKERS_PEAK = max(PLAIN_WORKERS_PEAK, now)
+
+        threading.Thread(target=sample, daemon=True).start()
 
         def fetch_host(host_urls: list[str]) -> None:
             with requests.Session() as session:
@@ -129,6 +140,7 @@ def plain_pipeline(urls: dict[int, list[str]]) -> tuple[float, int]:
         with ThreadPoolExecutor(len(urls)) as threads:
             list(threads.map(fetch_host, urls.values()))
         ok = sum(f.result() for f in futures)
+        stop.set()
     return time.perf_counter() - start, ok
 
 
@@ -140,12 +152,16 @@ def run_flow(sources: str, idle_runs: int) -> None:
     from flows.ingest import ingest_news
     from flows.steps import shutdown_pool
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     reports = ingest_news(sources_path=sources)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    workers = children_cpu(os.getpid())
     counts = {k: sum(getattr(r.counts, k) for r in reports) for k in ("fetched", "new", "failed")}
     counts |= {"duplicates": sum(r.counts.duplicates for r in reports)}
-    emit({"ingest": seconds, "counts": counts, "statuses": sorted({r.status for r in reports})})
+    statuses = sorted({r.status for r in reports})
+    emit(
+        {"ingest": seconds, "cpu": cpu, "workers": workers, "counts": counts, "statuses": statuses}
+    )
     for i in range(idle_runs):
         start = time.perf_counter()
         again = ingest_news(sources_path=sources)
@@ -183,6 +199,23 @@ def run_plain_steps(sources: str) -> None:
         new = sum(threads.map(one, selected))
     emit({"plain_steps": time.perf_counter() - start, "new": new})
     steps.shutdown_pool()
+
+
+def children_cpu(pid: int) -> float:
+    """CPU seconds of this process's children: the exited ones (waited for) and the live ones."""
+    import resource
+
+    gone = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = gone.ru_utime + gone.ru_stime
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if entry.name.isdigit() and int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def emit(record: dict[str, Any]) -> None:
@@ -226,14 +259,15 @@ def child(mode: str, env: dict[str, str], sources: Path, idle_runs: int) -> dict
     """Run this script as ``mode`` in a child; sample its tree's RSS; collect its records."""
     cmd = [sys.executable, __file__, f"--{mode}", str(sources), "--idle-runs", str(idle_runs)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
-    peak, peak_pss, records = 0, 0, []
+    peak, peak_pss, peak_own, records = 0, 0, 0, []
     sampler_stop = threading.Event()
 
     def sample() -> None:
-        nonlocal peak, peak_pss
+        nonlocal peak, peak_pss, peak_own
         while not sampler_stop.is_set():
             rss, pss = tree_rss(proc.pid)
             peak, peak_pss = max(peak, rss), max(peak_pss, pss)
+            peak_own = max(peak_own, _kb(proc.pid, "status", "VmRSS"))
             sampler_stop.wait(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -245,7 +279,7 @@ def child(mode: str, env: dict[str, str], sources: Path, idle_runs: int) -> dict
     sampler_stop.set()
     if proc.wait() != 0:
         raise SystemExit(f"{mode} child failed ({proc.returncode})")
-    return {"peak_rss": peak, "peak_pss": peak_pss, "records": records}
+    return {"peak_rss": peak, "peak_pss": peak_pss, "peak_own": peak_own, "records": records}
 
 
 # --- main ---------------------------------------------------------------------------------------
@@ -296,8 +330,9 @@ def drop_pg(admin: str, name: str) -> None:
 
 def bench_flow(
     label: str, db_url: str, env: dict[str, str], src: Path, idle: int
-) -> tuple[float, float]:
-    """Ingest into ``db_url`` in a child, then ``idle`` no-change runs; (articles/s, seconds)."""
+) -> tuple[float, float, float]:
+    """Ingest into ``db_url`` in a child, then ``idle`` no-change runs; (pages/s, articles/s,
+    seconds)."""
     from storage.migrate import upgrade
 
     upgrade(db_url)
@@ -309,7 +344,13 @@ def bench_flow(
     print(f"  stored {articles} articles ({roots} distinct stories), statuses {first['statuses']}")
     pages = first["counts"]["fetched"] / first["ingest"]
     print(f"  {pages:.1f} pages/s fetched and extracted (exact duplicates store no article)")
+    share = first["cpu"] / first["ingest"]
+    busy = first["workers"] / first["ingest"]
+    print(f"  CPU of the ingest process itself: {share:.0%} of one core; of its extraction")
+    print(f"    workers: {busy:.0%} of one core (baseline workers: 2 x 100% less waiting)")
     rss, pss = out["peak_rss"] / 2**20, out["peak_pss"] / 2**20
+    own = out["peak_own"] / 2**20
+    print(f"  peak RSS of the ingest process alone: {own:.0f} MB (its workers: the rest)")
     print(
         f"  peak memory of the ingest process and its children: RSS {rss:.0f} MB, PSS {pss:.0f} MB"
     )
@@ -321,7 +362,12 @@ def bench_flow(
             f"  {len(idles)} no-change runs: median {cost:.2f} s each; RSS first {rss[0]:.0f} MB,"
         )
         print(f"    max {max(rss):.0f} MB, last {rss[-1]:.0f} MB: {growth:+.1%} (goal within 10 %)")
-    return rate, first["ingest"]
+        step = max(1, len(rss) // 10)
+        print(
+            "    RSS after runs "
+            + ", ".join(f"{i + 1}: {rss[i]:.0f}" for i in range(0, len(rss), step))
+        )
+    return pages, rate, first["ingest"]
 
 
 def main() -> None:
@@ -376,6 +422,7 @@ def main() -> None:
         base = ok / seconds
         print(f"\nplain requests + trafilatura, 2-process pool: {seconds:.1f} s, {ok} pages")
         print(f"  extracted, {base:.1f} pages/s (baseline)")
+        print(f"  peak RSS of its 2 worker processes: {PLAIN_WORKERS_PEAK / 2**20:.0f} MB")
         results = {
             "sqlite": bench_flow("sqlite", f"sqlite:///{tmp}/flow.db", env, src, args.idle_runs)
         }
@@ -387,18 +434,19 @@ def main() -> None:
                 drop_pg(admin, name)
         plain_db = {"NEWSFLOW_DATABASE_URL": f"sqlite:///{tmp}/plain.db"}
         plain = child("plain-steps", env | plain_db, src, 0)["records"][0]
-        flow_s = results["sqlite"][1]
+        flow_s = results["sqlite"][2]
         print(
             f"\nsame steps, no Prefect (sqlite): {plain['plain_steps']:.1f} s, {plain['new']} new"
         )
         print(f"  Prefect's share of the flow's wall time: {1 - plain['plain_steps'] / flow_s:.1%}")
         print()
-        for label, (rate, _) in results.items():
-            ratio = rate / base
+        print("ratio: newsflow's pages/s (fetched, extracted, deduplicated, stored or linked)")
+        print("  over the baseline's pages/s (fetched and extracted), on the same pages:")
+        for label, (pages, articles, _) in results.items():
+            ratio = pages / base
             verdict = "goal met" if ratio >= GOAL_RATIO else "goal missed"
-            print(
-                f"ratio newsflow ({label}) / plain: {ratio:.2f} ({verdict}, goal >= {GOAL_RATIO})"
-            )
+            print(f"  {label}: {ratio:.2f} ({verdict}, goal >= {GOAL_RATIO});", end=" ")
+            print(f"in stored articles/s over baseline pages/s: {articles / base:.2f}")
     finally:
         assert site.stdin is not None
         site.stdin.close()

@@ -122,6 +122,8 @@ def ingest_news(
     started = time.monotonic()
     settings = Settings()
     sources = resolve_sources(source_names, sources_path)
+    if sources:
+        steps.start_extraction_workers()
     ensure_schema(settings.database_url)
     run_key = flow_run.get_id() or uuid.uuid4().hex  # the hosts' state is shared by the whole run
     runs = {s.name: steps.start_run(s.name, flow_run.get_id()) for s in sources}

@@ -67,7 +67,8 @@ class Settings(BaseSettings):
     boilerplate_window: int = Field(200, ge=1)
     extract_timeout: float = Field(20.0, gt=0)
     max_html_bytes: int = Field(5_000_000, gt=0)
-    extract_recycle_after: int = Field(200, ge=1)
+    extract_recycle_after: int = Field(1000, ge=1)  # pages a worker extracts before it is replaced
+    extract_recycle_rss_mb: int = Field(300, ge=0)  # ... or once its RSS passes this (0: off)
     keep_raw_html: bool = True
     raw_html_retention_days: float = Field(30.0, ge=0)  # 0: keep forever
 
@@ -100,6 +101,7 @@ class Settings(BaseSettings):
             timeout=self.extract_timeout,
             max_html_bytes=self.max_html_bytes,
             recycle_after=self.extract_recycle_after,
+            recycle_rss_mb=self.extract_recycle_rss_mb,
         )
 
     def fetch_config(self, delay: float | None = None) -> FetchConfig:

@@ -128,6 +128,18 @@ def _learn(settings: Settings, source: str, pages: list[PageResult]) -> None:
         log.info("%s: learned %d boilerplate line(s)", source, new)
 
 
+@task(name="start-extraction-workers", cache_policy=NO_CACHE)
+def start_extraction_workers() -> int:
+    """Start the extraction workers in the background (they import and warm up while the runs
+    open and the feeds are read), so the first fetched pages do not wait for them; how many."""
+    settings = Settings()
+    pool = extraction_pool(settings.extract_workers, settings.pool_limits)
+    if pool is None:
+        return 0
+    pool.prewarm()
+    return pool.size
+
+
 @task(name="start-run", cache_policy=NO_CACHE)
 def start_run(source: str, flow_run_id: str | None) -> int:
     """Close the source's runs whose process died, then open this run's row."""
@@ -255,10 +267,11 @@ def fetch_and_extract(
         return fetch_pages(urls, config, hosts=hosts, headers=headers, side=side), None
     learned, options = _learned(settings, source.name), source.extract.options()
     pending: dict[int, Future[ExtractionResult]] = {}
+    batch = pool.batch()  # its pages go before those of batches started later
 
     def submit(index: int, outcome: FetchOutcome) -> None:
         for page in pages_to_extract([outcome], learned):
-            pending[index] = pool.submit(replace(page, options=options))
+            pending[index] = pool.submit(replace(page, options=options), batch)
 
     fetched = fetch_pages(urls, config, hosts=hosts, headers=headers, side=side, on_outcome=submit)
     return fetched, [pending[index].result() for index in sorted(pending)]

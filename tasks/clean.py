@@ -116,10 +116,12 @@ def is_furniture(line: str) -> bool:
     line = line.strip()
     if _NOISE.match(line) or _CREDIT.match(line) or _WIDGET.search(line) or _BYLINE.match(line):
         return True
-    notice = _CONSENT.search(line) or _EMAIL.search(line) or _PROMO.search(line)
-    if len(line.split()) <= NOTICE_WORDS and notice:
+    words = len(line.split())
+    if words <= NOTICE_WORDS and (
+        _CONSENT.search(line) or _EMAIL.search(line) or _PROMO.search(line)
+    ):
         return True
-    teaser = line.startswith("- ") and len(line.split()) < TEASER_WORDS
+    teaser = line.startswith("- ") and words < TEASER_WORDS
     return teaser and not _SENTENCE_END.search(line)
 
 

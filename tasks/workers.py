@@ -9,29 +9,36 @@ its own workers, each a spawned process with a pipe:
 - a page still running after ``timeout`` seconds has its worker killed (``extract_timeout``);
 - a worker that dies on a page (segfault, out of memory, ``os._exit``) costs only that page
   (``extract_crashed``);
-- a worker is replaced after ``recycle_after`` pages (trafilatura keeps growing caches).
+- a worker is replaced after ``recycle_after`` pages, or as soon as its resident memory passes
+  ``recycle_rss_mb`` (trafilatura's and lxml's caches keep growing; a fresh worker costs about a
+  second of CPU to import and warm up, so recycling by size rather than often by count keeps the
+  memory bounded without losing throughput).
 
 The other pages of the batch are extracted as usual; results keep the input order. A worker warms
 up (imports trafilatura, extracts a tiny page) before it is given work, so its start-up never
 counts against a page's deadline. Pages of concurrent batches (sources) share one queue: a worker
-that finishes takes the next queued page, whichever batch it belongs to.
+that finishes takes the next queued page of the oldest batch (:meth:`ExtractionPool.batch`), so
+batches complete one after another and each is stored while the workers extract the next, rather
+than all of them finishing together at the end.
 """
 
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import logging
 import multiprocessing
 import os
 import signal
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 
 from tasks.extract import ExtractionResult, PageInput, extract_page
 
@@ -39,6 +46,7 @@ log = logging.getLogger("newsflow")
 
 Extractor = Callable[[PageInput], ExtractionResult]
 START_TIMEOUT = 120.0  # seconds a new worker may take to import and warm up
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 MAX_START_FAILURES = 3  # consecutive workers that die before being ready: give the batch up
 # Long enough to take every lazy import of a real page's path (extraction, metadata, MinHash).
 _WARM_UP = PageInput(
@@ -56,7 +64,8 @@ class PoolLimits:
 
     timeout: float = 20.0
     max_html_bytes: int = 5_000_000
-    recycle_after: int = 200
+    recycle_after: int = 1000
+    recycle_rss_mb: int = 300  # 0: never recycle by size
 
 
 def _serve(conn: Connection, extractor: Extractor) -> None:
@@ -70,6 +79,16 @@ def _serve(conn: Connection, extractor: Extractor) -> None:
             conn.send(extractor(page))
 
 
+def resident_bytes(pid: int | None) -> int | None:
+    """The resident memory of process ``pid`` (Linux ``/proc``), or None where unknown."""
+    if pid is None:
+        return None
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_bytes().split()[1]) * _PAGE_SIZE
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def too_large(page: PageInput, limit: int) -> ExtractionResult | None:
     """The ``html_too_large`` result for a page above ``limit`` bytes, else ``None``."""
     if len(page.html) <= limit:
@@ -79,12 +98,14 @@ def too_large(page: PageInput, limit: int) -> ExtractionResult | None:
     )
 
 
-@dataclass(slots=True)
+@dataclass(order=True, slots=True)
 class _Job:
-    """A queued page and the future its caller waits on."""
+    """A queued page and the future its caller waits on; jobs order by (batch, arrival)."""
 
-    page: PageInput
-    future: Future[ExtractionResult]
+    batch: int
+    seq: int
+    page: PageInput = field(compare=False)
+    future: Future[ExtractionResult] = field(compare=False)
 
 
 class _Worker:
@@ -136,35 +157,59 @@ class ExtractionPool:
         self.limits = limits
         self._extractor = extractor
         self._workers: list[_Worker] = []
-        self._queue: deque[_Job] = deque()
+        self._queue: list[_Job] = []  # a heap: oldest batch first, then arrival order
+        self._batches = itertools.count(1)
+        self._arrivals = itertools.count()
         self._lock = threading.Lock()  # guards _queue and _supervisor
         self._supervisor: threading.Thread | None = None
         self._wake_r, self._wake_w = os.pipe()  # a byte written here wakes the supervisor
         os.set_blocking(self._wake_r, False)
         self.started_pids: list[int] = []  # every worker ever started, in order (observability)
+        self._warm = False  # keep ``size`` workers even when idle (prewarm), until shutdown
         self._start_failures = 0  # consecutive workers that died before they were ready
 
-    def submit(self, page: PageInput) -> Future[ExtractionResult]:
-        """Queue one page; its future never raises (a failure is a result with a reason)."""
+    def batch(self) -> int:
+        """A new batch number, for :meth:`submit`: queued pages of older batches go first."""
+        return next(self._batches)
+
+    def submit(self, page: PageInput, batch: int = 0) -> Future[ExtractionResult]:
+        """Queue one page of ``batch`` (0: ahead of every numbered batch); its future never
+        raises (a failure is a result with a reason)."""
         future: Future[ExtractionResult] = Future()
         refused = too_large(page, self.limits.max_html_bytes)
         if refused is not None:
             future.set_result(refused)
             return future
         with self._lock:
-            self._queue.append(_Job(page, future))
-            if self._supervisor is None:
-                self._supervisor = threading.Thread(
-                    target=self._supervise, name="newsflow-extract-pool", daemon=True
-                )
-                self._supervisor.start()
-        with contextlib.suppress(OSError):
-            os.write(self._wake_w, b"\0")
+            heapq.heappush(self._queue, _Job(batch, next(self._arrivals), page, future))
+            self._ensure_supervisor()
+        self._wake()
         return future
 
+    def prewarm(self) -> None:
+        """Start the workers now (they import and warm up in the background), so the first
+        pages do not wait for them. They stay until :meth:`shutdown`."""
+        with self._lock:
+            self._warm = True
+            self._ensure_supervisor()
+        self._wake()
+
+    def _ensure_supervisor(self) -> None:  # with self._lock held
+        if self._supervisor is None:
+            self._supervisor = threading.Thread(
+                target=self._supervise, name="newsflow-extract-pool", daemon=True
+            )
+            self._supervisor.start()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"\0")
+
     def map(self, pages: Sequence[PageInput]) -> list[ExtractionResult]:
-        """Extract ``pages``; one result per page, in input order. Never raises for a page."""
-        futures = [self.submit(page) for page in pages]
+        """Extract ``pages`` (one batch); one result per page, in input order. Never raises for a
+        page."""
+        batch = self.batch()
+        futures = [self.submit(page, batch) for page in pages]
         return [future.result() for future in futures]
 
     def _supervise(self) -> None:
@@ -181,10 +226,10 @@ class ExtractionPool:
         """One round: start and feed workers, wait for one to answer or a page to arrive, take
         the answers, enforce deadlines. False (the supervisor is gone) when there is no work."""
         with self._lock:
-            if not self._queue and not self._busy():
+            if not self._queue and not self._busy() and not self._warming():
                 self._supervisor = None
                 return False
-            wanted = min(self.size, len(self._queue) + self._busy())
+            wanted = self.size if self._warm else min(self.size, len(self._queue) + self._busy())
         self._top_up(wanted)
         for worker in self._workers:
             if worker.ready and worker.job is None and (job := self._next_job()) is not None:
@@ -203,7 +248,12 @@ class ExtractionPool:
 
     def _next_job(self) -> _Job | None:
         with self._lock:
-            return self._queue.popleft() if self._queue else None
+            return heapq.heappop(self._queue) if self._queue else None
+
+    def _warming(self) -> bool:
+        """Prewarmed workers still starting: the supervisor stays to see them ready."""
+        workers = self._workers
+        return self._warm and (len(workers) < self.size or any(not w.ready for w in workers))
 
     def _busy(self) -> int:
         return sum(w.job is not None for w in self._workers)
@@ -245,7 +295,7 @@ class ExtractionPool:
         if isinstance(message, ExtractionResult) and worker.job is not None:
             worker.job.future.set_result(message)
             worker.job, worker.done = None, worker.done + 1
-            if worker.done >= self.limits.recycle_after:
+            if worker.done >= self.limits.recycle_after or self._too_big(worker):
                 self._retire(worker, stop=True)
             return
         code = self._retire(worker, stop=False)
@@ -257,6 +307,11 @@ class ExtractionPool:
         elif not worker.ready:
             self._start_failures += 1
             log.warning("extraction worker died before it was ready (exit code %s)", code)
+
+    def _too_big(self, worker: _Worker) -> bool:
+        limit = self.limits.recycle_rss_mb
+        rss = resident_bytes(worker.process.pid) if limit else None
+        return rss is not None and rss > limit * 2**20
 
     def _retire(self, worker: _Worker, stop: bool) -> int | None:
         self._workers.remove(worker)
@@ -279,7 +334,7 @@ class ExtractionPool:
     def _give_up(self) -> None:
         """Workers keep dying before they are ready: fail the waiting pages instead of looping."""
         with self._lock:
-            jobs, self._queue = list(self._queue), deque()
+            jobs, self._queue, self._warm = list(self._queue), [], False
         log.error("extraction workers cannot start; %d page(s) not extracted", len(jobs))
         for job in jobs:
             detail = "extraction workers could not start"
@@ -295,13 +350,17 @@ class ExtractionPool:
                 self._retire(worker, stop=False)
         with self._lock:
             jobs += list(self._queue)
-            self._queue = deque()
+            self._queue = []
             self._supervisor = None
         for job in jobs:
             if not job.future.done():
                 job.future.set_result(
                     ExtractionResult(job.page.url, None, "extract_crashed", detail)
                 )
+
+    def ready_workers(self) -> int:
+        """How many workers are warmed up and able to take a page now."""
+        return sum(w.ready for w in list(self._workers))
 
     def worker_pids(self) -> list[int]:
         """The pids of the workers alive now."""
@@ -311,7 +370,7 @@ class ExtractionPool:
         """Wait for the queued pages, then stop every worker (idempotent; the pool starts new
         ones if used again)."""
         with self._lock:
-            supervisor = self._supervisor
+            supervisor, self._warm = self._supervisor, False
         if supervisor is not None and supervisor is not threading.current_thread():
             supervisor.join()
         for worker in list(self._workers):

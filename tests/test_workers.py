@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tasks.extract import PageInput, extract_page
-from tasks.workers import ExtractionPool, PoolLimits, extract_many
+from tasks.workers import ExtractionPool, PoolLimits, extract_many, resident_bytes
 from tests.worker_faults import CRASH_MARK, WAIT_MARK, crash_on_mark, wait_on_mark
 
 
@@ -106,6 +110,39 @@ def test_pool_batches_share_workers_while_a_straggler_runs(
     assert straggler.result().reason == "ok"
 
 
+def test_pool_extracts_older_batches_first(make_pool: type[ExtractionPool], tmp_path: Path) -> None:
+    """Queued pages of the batch started first go first, whatever order they arrived in, so
+    batches complete (and are stored) one after another instead of all at the end."""
+    release = tmp_path / "release"
+    pool = make_pool(1, PoolLimits(), wait_on_mark)
+    older, newer = pool.batch(), pool.batch()
+    done: list[str] = []
+    blocker = pool.submit(article_page(0, WAIT_MARK + str(release).encode() + b" -->"))
+    futures = [pool.submit(article_page(n), newer) for n in (1, 2)]
+    futures += [pool.submit(article_page(n), older) for n in (3, 4)]
+    for future in futures:
+        future.add_done_callback(lambda f: done.append(f.result().url))
+    release.touch()
+    assert blocker.result().reason == "ok"
+    assert [f.result().reason for f in futures] == ["ok"] * 4
+    assert done == [article_page(n).url for n in (3, 4, 1, 2)]
+
+
+def test_pool_prewarm_starts_workers_before_any_page(make_pool: type[ExtractionPool]) -> None:
+    pool = make_pool(2, PoolLimits())
+    pool.prewarm()
+    deadline = time.monotonic() + 120
+    while pool.ready_workers() < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pool.ready_workers() == 2
+    started = list(pool.started_pids)
+    results = pool.map([article_page(i) for i in range(4)])
+    assert [r.reason for r in results] == ["ok"] * 4
+    assert pool.started_pids == started  # the warm workers took the pages
+    pool.shutdown()
+    assert pool.worker_pids() == []
+
+
 def test_pool_recycles_worker_after_n_pages(make_pool: type[ExtractionPool]) -> None:
     pool = make_pool(1, PoolLimits(recycle_after=2))
     results = pool.map([article_page(i) for i in range(5)])
@@ -113,8 +150,24 @@ def test_pool_recycles_worker_after_n_pages(make_pool: type[ExtractionPool]) -> 
     assert len(set(pool.started_pids)) == 3  # pages 1-2, 3-4, 5
 
 
+def test_pool_recycles_worker_above_its_memory_limit(make_pool: type[ExtractionPool]) -> None:
+    # Every worker is above 1 MB after its first page: each page gets a fresh worker.
+    pool = make_pool(1, PoolLimits(recycle_rss_mb=1))
+    results = pool.map([article_page(i) for i in range(3)])
+    assert [r.reason for r in results] == ["ok"] * 3
+    assert len(set(pool.started_pids)) == 3
+
+
+def test_resident_bytes_of_a_live_and_a_gone_process() -> None:
+    own = resident_bytes(os.getpid())
+    assert own is not None and 10 * 2**20 < own < 4 * 2**30
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    assert resident_bytes(gone.pid) is None
+
+
 def test_pool_keeps_worker_below_recycle_limit(make_pool: type[ExtractionPool]) -> None:
-    pool = make_pool(1, PoolLimits(recycle_after=200))
+    pool = make_pool(1, PoolLimits(recycle_after=200, recycle_rss_mb=4096))
     pool.map([article_page(i) for i in range(3)])
     before = pool.worker_pids()
     pool.map([article_page(i) for i in range(3, 6)])
