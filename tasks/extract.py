@@ -50,6 +50,10 @@ class PageInput:
     content_type: str | None = None  # the HTTP header, for decoding
     options: ExtractOptions | None = None  # the source's switches (default: ExtractOptions())
     boilerplate: frozenset[str] = frozenset()  # line keys the source's pages repeat: stripped
+    # False: the article's language is what the page declares, and the caller detects the body's
+    # (:func:`with_detected_language`): the extraction pool does that in the parent process, so
+    # py3langid's 70 MB model is loaded once, not once per worker.
+    detect_language: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +189,11 @@ def _article(
         modified_at=modified,
         date_source=date_source,
         site_name=site_name,
-        language=detect_language(text, page_language(page.html)),
+        language=(
+            detect_language(text, page_language(page.html))
+            if page.detect_language
+            else page_language(page.html)
+        ),
         image_url=_clean_field(data.get("image")),
         tags=_terms(list(data.get("categories") or []) + list(data.get("tags") or [])),
         word_count=len(_WORD.findall(text)),
@@ -193,6 +201,17 @@ def _article(
         bands=tuple(band_hashes(sig)),
         line_keys=keys,
     )
+
+
+def with_detected_language(result: ExtractionResult) -> ExtractionResult:
+    """The result of a page extracted with ``detect_language=False``, its article's language
+    detected from the body (the page's declared language, which the article holds, as fallback):
+    what ``extract_page`` would have returned with detection on."""
+    article = result.article
+    if article is None:
+        return result
+    language = detect_language(article.text, article.language)
+    return dataclasses.replace(result, article=dataclasses.replace(article, language=language))
 
 
 def pages_to_extract(

@@ -35,12 +35,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
-from tasks.extract import ExtractionResult, PageInput, extract_page
+from tasks.extract import ExtractionResult, PageInput, extract_page, with_detected_language
 
 log = logging.getLogger("newsflow")
 
@@ -72,7 +72,7 @@ def _serve(conn: Connection, extractor: Extractor) -> None:
     """A worker's loop: warm up, say ready, then extract what it is sent until told to stop (or
     until its parent is gone). Ctrl-C is the parent's business: the worker ignores SIGINT."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    extractor(_WARM_UP)
+    extractor(replace(_WARM_UP, detect_language=False))  # the parent detects languages
     conn.send("ready")
     with contextlib.suppress(EOFError, BrokenPipeError):
         while (page := conn.recv()) is not None:
@@ -104,8 +104,9 @@ class _Job:
 
     batch: int
     seq: int
-    page: PageInput = field(compare=False)
+    page: PageInput = field(compare=False)  # sent with detect_language=False
     future: Future[ExtractionResult] = field(compare=False)
+    detect: bool = field(default=True, compare=False)  # detect the language here, in the parent
 
 
 class _Worker:
@@ -167,6 +168,7 @@ class ExtractionPool:
         self.started_pids: list[int] = []  # every worker ever started, in order (observability)
         self._warm = False  # keep ``size`` workers even when idle (prewarm), until shutdown
         self._start_failures = 0  # consecutive workers that died before they were ready
+        self._settled: list[tuple[_Job, ExtractionResult]] = []  # answers not yet handed back
 
     def batch(self) -> int:
         """A new batch number, for :meth:`submit`: queued pages of older batches go first."""
@@ -180,8 +182,10 @@ class ExtractionPool:
         if refused is not None:
             future.set_result(refused)
             return future
+        job = _Job(batch, next(self._arrivals), replace(page, detect_language=False), future)
+        job.detect = page.detect_language
         with self._lock:
-            heapq.heappush(self._queue, _Job(batch, next(self._arrivals), page, future))
+            heapq.heappush(self._queue, job)
             self._ensure_supervisor()
         self._wake()
         return future
@@ -231,9 +235,7 @@ class ExtractionPool:
                 return False
             wanted = self.size if self._warm else min(self.size, len(self._queue) + self._busy())
         self._top_up(wanted)
-        for worker in self._workers:
-            if worker.ready and worker.job is None and (job := self._next_job()) is not None:
-                self._dispatch(worker, job)
+        self._feed_idle_workers()
         ready = wait(self._waitables(), timeout=self._next_deadline())
         if self._wake_r in ready:
             with contextlib.suppress(BlockingIOError):
@@ -244,7 +246,26 @@ class ExtractionPool:
         self._enforce_deadlines()
         if self._start_failures >= MAX_START_FAILURES:
             self._give_up()
+        self._feed_idle_workers()  # before the parent's share of the answers: workers first
+        self._hand_back()
         return True
+
+    def _feed_idle_workers(self) -> None:
+        for worker in self._workers:
+            if worker.ready and worker.job is None and (job := self._next_job()) is not None:
+                self._dispatch(worker, job)
+
+    def _hand_back(self) -> None:
+        """Give the workers' answers to their callers, each article's language detected here
+        (once per process, not once per worker: py3langid's model is 70 MB)."""
+        settled, self._settled = self._settled, []
+        for job, result in settled:
+            if job.detect:
+                try:
+                    result = with_detected_language(result)
+                except Exception:  # never lose a page to language detection: keep the declared
+                    log.exception("language detection failed on %s", job.page.url)
+            job.future.set_result(result)
 
     def _next_job(self) -> _Job | None:
         with self._lock:
@@ -293,7 +314,7 @@ class ExtractionPool:
             worker.ready, self._start_failures = True, 0
             return
         if isinstance(message, ExtractionResult) and worker.job is not None:
-            worker.job.future.set_result(message)
+            self._settled.append((worker.job, message))
             worker.job, worker.done = None, worker.done + 1
             if worker.done >= self.limits.recycle_after or self._too_big(worker):
                 self._retire(worker, stop=True)
@@ -344,6 +365,9 @@ class ExtractionPool:
     def _fail_all(self, detail: str) -> None:
         """After an error of the pool itself: kill every worker, fail every page in flight or
         queued, and leave (the next page starts a new supervisor and new workers)."""
+        for job, result in self._settled:  # answered: hand them back as they are
+            job.future.set_result(result)
+        self._settled = []
         jobs = [w.job for w in self._workers if w.job is not None]
         for worker in list(self._workers):
             with contextlib.suppress(Exception):

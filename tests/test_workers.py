@@ -7,13 +7,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from tasks.extract import PageInput, extract_page
 from tasks.workers import ExtractionPool, PoolLimits, extract_many, resident_bytes
-from tests.worker_faults import CRASH_MARK, WAIT_MARK, crash_on_mark, wait_on_mark
+from tests.worker_faults import (
+    CRASH_MARK,
+    WAIT_MARK,
+    crash_on_mark,
+    report_language_model,
+    wait_on_mark,
+)
 
 
 def article_page(n: int, extra: bytes = b"") -> PageInput:
@@ -141,6 +148,35 @@ def test_pool_prewarm_starts_workers_before_any_page(make_pool: type[ExtractionP
     assert pool.started_pids == started  # the warm workers took the pages
     pool.shutdown()
     assert pool.worker_pids() == []
+
+
+def test_pool_detects_languages_in_the_parent_not_in_workers(
+    make_pool: type[ExtractionPool],
+) -> None:
+    """Workers never load py3langid's 70 MB model; the pool detects each article's language in
+    the parent, so its results equal inline extraction's."""
+    text = (
+        "The city council voted on Tuesday to expand the bus network to the northern suburbs, "
+        "after months of debate about the cost of new routes and the drivers it would need. "
+        "Residents had asked for more frequent service for years, the mayor said."
+    )
+    mislabeled = PageInput(  # English text on a page that says it is French
+        "http://news.test/bus",
+        (
+            f"<html lang='fr'><head><title>Bus network</title></head><body><article>"
+            f"<h1>Bus network grows</h1><p>{text}</p><p>{text}</p></article></body></html>"
+        ).encode(),
+    )
+    pool = make_pool(1, PoolLimits(), report_language_model)
+    result = pool.map([mislabeled])[0]
+    inline = extract_page(mislabeled)
+    assert result.detail == "model loaded: False"
+    assert result.article is not None and inline.article is not None
+    assert inline.article.language == "en"
+    assert result.article.language == "en"  # detected from the body, not the declared "fr"
+    assert result.article == inline.article
+    undetected = pool.map([replace(mislabeled, detect_language=False)])[0]
+    assert undetected.article is not None and undetected.article.language == "fr"
 
 
 def test_pool_recycles_worker_after_n_pages(make_pool: type[ExtractionPool]) -> None:

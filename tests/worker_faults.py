@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from tasks.extract import ExtractionResult, PageInput, extract_page
@@ -35,3 +36,12 @@ def wait_on_mark(page: PageInput) -> ExtractionResult:
                 break
             time.sleep(0.1)
     return extract_page(page)
+
+
+def report_language_model(page: PageInput) -> ExtractionResult:
+    """``extract_page``, its ``detail`` saying whether py3langid's model is loaded in this
+    (worker) process."""
+    from tasks.metadata import _identifier
+
+    result = extract_page(page)
+    return replace(result, detail=f"model loaded: {_identifier.cache_info().currsize > 0}")
