@@ -15,7 +15,7 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import progress, steps
-from flows.ingest import SourceReport, _result, _submit_work, _summarize, batches
+from flows.ingest import SourceReport, batches, result_or_none, submit_work, summarize
 from flows.settings import Settings
 from storage import repository
 from storage.migrate import ensure_schema
@@ -111,13 +111,13 @@ def backfill_news(
     run_key = flow_run.get_id() or uuid.uuid4().hex
     found: steps.Discovery | None
     if warcs:
-        found = _result(scan_warcs.submit(source, run_id, list(warcs)))
+        found = result_or_none(scan_warcs.submit(source, run_id, list(warcs)))
         chain = _warc_chain(source, run_id, found)
     else:
-        found = _result(discover_sitemap.submit(source, run_id, run_key))
-        chain = _submit_work(source, run_id, run_key, found)
+        found = result_or_none(discover_sitemap.submit(source, run_id, run_key))
+        chain = submit_work(source, run_id, run_key, found)
     report = SourceReport(source.name)
-    _summarize(report, found, chain)
+    summarize(report, found, chain)
     steps.finish_run(run_id, report.counts, report.status, "; ".join(report.errors) or None)
     release_registry(run_key)
     return report

@@ -46,13 +46,13 @@ def batches(values: list[T], size: int) -> list[list[T]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
-def _result(future: PrefectFuture[Any]) -> Any:
+def result_or_none(future: PrefectFuture[Any]) -> Any:
     """The task's result, or ``None`` if it failed (its state message says why)."""
     future.wait()
     return future.result() if future.state.is_completed() else None
 
 
-def _summarize(report: SourceReport, found: steps.Discovery | None, chain: list[Any]) -> None:
+def summarize(report: SourceReport, found: steps.Discovery | None, chain: list[Any]) -> None:
     if found is None:
         report.status = "failed"
         report.errors.append("discovery failed")
@@ -62,7 +62,7 @@ def _summarize(report: SourceReport, found: steps.Discovery | None, chain: list[
     if found.feeds_ok == 0:
         report.status = "failed"
     for future in chain:
-        counts = _result(future)
+        counts = result_or_none(future)
         if counts is None:
             report.status = "failed"
             report.errors.append(f"batch failed: {future.state.message}")
@@ -88,7 +88,7 @@ def _closer(status: str) -> Any:
     return close
 
 
-def _submit_work(
+def submit_work(
     source: SourceConfig, run_id: int, run_key: str, discovery: steps.Discovery | None
 ) -> list[PrefectFuture[RunCounts]]:
     """Submit the source's page batches, then its re-check batches, each after the previous."""
@@ -131,12 +131,12 @@ def ingest_news(
     found: dict[str, steps.Discovery | None] = {}
     chains: dict[str, list[PrefectFuture[RunCounts]]] = {}
     for source in sources:
-        found[source.name] = _result(discoveries[source.name])
-        chains[source.name] = _submit_work(source, runs[source.name], run_key, found[source.name])
+        found[source.name] = result_or_none(discoveries[source.name])
+        chains[source.name] = submit_work(source, runs[source.name], run_key, found[source.name])
     reports = []
     for source in sources:
         report = SourceReport(source.name)
-        _summarize(report, found[source.name], chains[source.name])
+        summarize(report, found[source.name], chains[source.name])
         discovery = found[source.name]
         read = discovery.feed_states if discovery and report.status == "completed" else []
         steps.finish_run(

@@ -116,14 +116,20 @@ def _learned(settings: Settings, source: str) -> frozenset[str]:
 
 
 def _learn(settings: Settings, source: str, pages: list[PageResult]) -> None:
-    """After a batch is stored: count its pages' lines and learn the source's new boilerplate."""
+    """After a batch is stored: count its pages' lines and learn the source's new boilerplate.
+    The batch is stored already, so a failure here is logged, never the batch's failure (the
+    next batch counts its lines again)."""
     if not settings.boilerplate:
         return
     rule = settings.boilerplate_rule()
     decide = functools.partial(boilerplate.recurring, rule=rule)
-    new = boilerplate_store.learn(
-        settings.database_url, source, boilerplate.observe(pages), decide, rule.window
-    )
+    try:
+        new = boilerplate_store.learn(
+            settings.database_url, source, boilerplate.observe(pages), decide, rule.window
+        )
+    except Exception:
+        log.exception("%s: could not learn boilerplate from a stored batch", source)
+        return
     if new:
         log.info("%s: learned %d boilerplate line(s)", source, new)
 

@@ -125,6 +125,24 @@ def test_ingest_stores_every_article_once(
         assert page_fetches == len(pages) + 2  # the shared URL was fetched by both sources once
 
 
+def one_rss_source(
+    monkeypatch: pytest.MonkeyPatch,
+    db_url: str,
+    server: LoopbackServer,
+    corpus: Path,
+    tmp_path: Path,
+    pages: int,
+) -> Path:
+    """The settings for a loopback run into ``db_url``, the first ``pages`` full-text pages
+    served with an RSS feed, and a sources file with that one feed."""
+    monkeypatch.setenv("NEWSFLOW_DATABASE_URL", db_url)
+    monkeypatch.setenv("NEWSFLOW_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8")
+    monkeypatch.setenv("NEWSFLOW_FETCH_DELAY", "0")
+    urls = list(serve_pages(server, corpus_pages(corpus, FULL_TEXT[:pages])))
+    server.routes["/rss.xml"] = Route(rss_feed("loop rss", urls), headers=RSS)
+    return write_sources(tmp_path / "sources.yaml", {"loop-rss": [server.url("/rss.xml")]})
+
+
 def test_ingest_failure_closes_its_running_rows(
     sqlite_url: str,
     server: LoopbackServer,
@@ -135,12 +153,7 @@ def test_ingest_failure_closes_its_running_rows(
     from flows.ingest import ingest_news
     from storage import repository
 
-    monkeypatch.setenv("NEWSFLOW_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("NEWSFLOW_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8")
-    monkeypatch.setenv("NEWSFLOW_FETCH_DELAY", "0")
-    urls = list(serve_pages(server, corpus_pages(corpus, FULL_TEXT[:1])))
-    server.routes["/rss.xml"] = Route(rss_feed("loop rss", urls), headers=RSS)
-    sources = write_sources(tmp_path / "sources.yaml", {"loop-rss": [server.url("/rss.xml")]})
+    sources = one_rss_source(monkeypatch, sqlite_url, server, corpus, tmp_path, pages=1)
 
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("database went away")
@@ -153,6 +166,36 @@ def test_ingest_failure_closes_its_running_rows(
         (run,) = session.scalars(select(IngestRun)).all()
         assert run.status == "failed" and run.finished_at is not None
         assert run.error and "database went away" in run.error
+
+
+def test_boilerplate_learning_failure_does_not_fail_a_stored_batch(
+    sqlite_url: str,
+    server: LoopbackServer,
+    corpus: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Learning runs after the batch's transaction: when it fails, the run still completes and
+    reports the stored articles (it does not claim a failed batch that was in fact stored)."""
+    from flows.ingest import ingest_news
+    from storage import boilerplate as boilerplate_store
+
+    sources = one_rss_source(monkeypatch, sqlite_url, server, corpus, tmp_path, pages=2)
+
+    def broken(*_args: object, **_kwargs: object) -> int:
+        raise RuntimeError("lock timeout while learning")
+
+    monkeypatch.setattr(boilerplate_store, "learn", broken)
+    (report,) = ingest_news(sources_path=str(sources))
+
+    assert report.status == "completed", report
+    assert (report.counts.new, report.counts.failed) == (2, 0)
+    assert "could not learn boilerplate" in caplog.text
+    with transaction(sqlite_url) as session:
+        assert session.scalar(select(func.count()).select_from(Article)) == 2
+        (run,) = session.scalars(select(IngestRun)).all()
+        assert run.status == "completed"
 
 
 def test_ingest_publishes_a_summary_and_fails_past_the_threshold(
