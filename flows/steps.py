@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -93,19 +94,45 @@ def extract_pages(pages: list[PageInput], settings: Settings) -> list[Extraction
 
 
 def process_is_dead(
-    host: str | None, pid: int | None, heartbeat: datetime | None, stale_after: timedelta
+    host: str | None,
+    pid: int | None,
+    heartbeat: datetime | None,
+    started: datetime | None = None,
+    *,
+    stale_after: timedelta,
 ) -> bool:
-    """A run's process is gone when it ran on this machine and its pid no longer exists, or when
-    it has not shown life (a stored batch) for ``stale_after``."""
+    """A run's process is gone when it ran on this machine and its pid no longer exists, or now
+    belongs to a process that started after the run did (the pid was reused, e.g. in a restarted
+    container), or when the run has not shown life (a stored batch) for ``stale_after``."""
     if host == socket.gethostname() and pid is not None and pid != os.getpid():
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
             return True
         except PermissionError:
-            return False  # alive, someone else's
-        return False
+            pass  # alive, someone else's: its start time still tells
+        born = process_started_at(pid)
+        return started is not None and born is not None and born > started + PID_CLOCK_SLACK
     return heartbeat is None or datetime.now(UTC) - heartbeat > stale_after
+
+
+PID_CLOCK_SLACK = timedelta(seconds=5)  # the boot time is whole seconds; clocks get adjusted
+
+
+def process_started_at(pid: int) -> datetime | None:
+    """When process ``pid`` started (Linux ``/proc``: its start in clock ticks after boot), or
+    None where that cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(
+            int(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+        ticks = int(fields[19])  # field 22, starttime (fields[0] is field 3, the state)
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    return datetime.fromtimestamp(boot + ticks / os.sysconf("SC_CLK_TCK"), UTC)
 
 
 def _learned(settings: Settings, source: str) -> frozenset[str]:

@@ -130,8 +130,9 @@ def finish_run(
         )
 
 
-# Says whether the process behind a ``running`` row is gone: (host, pid, last heartbeat).
-IsDead = Callable[[str | None, int | None, datetime | None], bool]
+# Says whether the process behind a ``running`` row is gone: (host, pid, last heartbeat, when
+# the run started).
+IsDead = Callable[[str | None, int | None, datetime | None, datetime | None], bool]
 
 
 def close_dead_runs(db_url: str, source_name: str, is_dead: IsDead) -> int:
@@ -139,11 +140,17 @@ def close_dead_runs(db_url: str, source_name: str, is_dead: IsDead) -> int:
     ``crashed``, so no run stays "running" forever; returns how many."""
     with transaction(db_url) as session:
         rows = session.execute(
-            select(IngestRun.id, IngestRun.host, IngestRun.pid, IngestRun.heartbeat_at)
+            select(
+                IngestRun.id,
+                IngestRun.host,
+                IngestRun.pid,
+                IngestRun.heartbeat_at,
+                IngestRun.started_at,
+            )
             .join(Source, Source.id == IngestRun.source_id)
             .where(Source.name == source_name, IngestRun.status == "running")
         ).all()
-        dead = [r[0] for r in rows if is_dead(r[1], r[2], r[3])]
+        dead = [r[0] for r in rows if is_dead(r[1], r[2], r[3], r[4])]
         if dead:
             session.execute(
                 update(IngestRun)

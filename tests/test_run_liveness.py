@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
-from flows.steps import process_is_dead
+from flows.steps import process_is_dead, process_started_at
 from storage import repository
 from storage.engine import transaction
 from storage.models import IngestRun
@@ -37,6 +37,36 @@ def test_process_is_dead_on_this_host_when_the_pid_is_gone() -> None:
     assert not is_dead(host, os.getppid(), now - 2 * STALE)  # alive: however old its heartbeat
     assert is_dead("elsewhere", 1, now - 2 * STALE)  # another machine, silent too long
     assert not is_dead("elsewhere", 1, now)
+
+
+def test_a_reused_pid_does_not_keep_a_dead_run_alive() -> None:
+    """In a restarted container the old run's pid can belong to a new process: one that started
+    after the run did is not the run's process."""
+    host, now = socket.gethostname(), datetime.now(UTC)
+    newcomer = subprocess.Popen(["sleep", "30"])
+    try:
+        born = process_started_at(newcomer.pid)
+        assert born is not None and abs(born - datetime.now(UTC)) < timedelta(seconds=10)
+        assert is_dead(host, newcomer.pid, now, now - timedelta(hours=1))  # pid reused
+        assert not is_dead(host, newcomer.pid, now, datetime.now(UTC))  # its own run
+        assert not is_dead(host, newcomer.pid, now, None)  # start unknown: alive
+    finally:
+        newcomer.kill()
+        newcomer.wait()
+    assert not is_dead(host, os.getppid(), now - 2 * STALE, now)  # started before its run
+
+
+def test_close_dead_runs_marks_a_run_whose_pid_was_reused(migrated_db: str) -> None:
+    host = socket.gethostname()
+    old = repository.start_run(migrated_db, "wire", "a", host, os.getppid())
+    with transaction(migrated_db) as session:  # the run started before the pid's process did
+        session.execute(
+            update(IngestRun)
+            .where(IngestRun.id == old)
+            .values(started_at=datetime(2000, 1, 1, tzinfo=UTC))
+        )
+    assert repository.close_dead_runs(migrated_db, "wire", is_dead) == 1
+    assert statuses(migrated_db) == {old: "crashed"}
 
 
 def test_close_dead_runs_marks_only_dead_running_rows(migrated_db: str) -> None:
