@@ -114,6 +114,7 @@ def _trafilatura() -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", urllib3.exceptions.DependencyWarning)
         import trafilatura
+        import trafilatura.utils
     return trafilatura
 
 
@@ -136,8 +137,11 @@ def extract_page(page: PageInput) -> ExtractionResult:
     options = page.options or ExtractOptions()
     html = decode_html(page.html, page.content_type)
     try:
+        # Parsed once, as trafilatura parses: it extracts from a copy of the tree, and
+        # siblings.restore reads the untouched tree (no second parse of the page).
+        tree = trafilatura.utils.load_html(html)
         doc = trafilatura.bare_extraction(
-            html,
+            html if tree is None else tree,
             url=page.url,
             with_metadata=True,
             include_comments=options.include_comments,
@@ -154,7 +158,7 @@ def extract_page(page: PageInput) -> ExtractionResult:
         _clean_field(data.get("title")), _clean_field(data.get("sitename")), page.url
     )
     raw = sanitize(data.get("text") or "")
-    text = clean_body(siblings.restore(html, clean_body(raw, title), raw), title)
+    text = clean_body(siblings.restore(tree, clean_body(raw, title), raw), title)
     keys = boilerplate.line_keys(text)  # before stripping: what learning counts
     text = boilerplate.strip(text, page.boilerplate)  # before counting words and hashing
     reason = _not_an_article(raw, text)

@@ -35,12 +35,18 @@ def _signature(element: Any) -> Signature:
     return tuple((str(e.tag), e.get("class") or "") for e in chain)
 
 
-def _paragraphs(html: str) -> list[tuple[Any, str, str]]:
-    """The page's ``<p>`` elements in document order: (element, text, normalized text)."""
-    try:
-        tree = lxml.html.fromstring(html.encode("utf-8"), parser=_PARSER)
-    except (etree.ParserError, ValueError):
+def _paragraphs(page: str | Any) -> list[tuple[Any, str, str]]:
+    """The ``<p>`` elements of the page (HTML text, or its parsed tree, which is only read) in
+    document order: (element, text, normalized text)."""
+    if page is None:
         return []
+    if isinstance(page, str):
+        try:
+            tree = lxml.html.fromstring(page.encode("utf-8"), parser=_PARSER)
+        except (etree.ParserError, ValueError):
+            return []
+    else:
+        tree = page
     out = []
     for element in tree.iter("p"):
         text = " ".join(element.text_content().split())
@@ -48,13 +54,14 @@ def _paragraphs(html: str) -> list[tuple[Any, str, str]]:
     return out
 
 
-def restore(html: str, text: str, raw: str) -> str:
+def restore(page: str | Any, text: str, raw: str) -> str:
     """``text`` (the cleaned body) with the paragraphs of sibling blocks trafilatura left out put
-    back in document order; ``raw`` is the body before cleaning (what cleaning dropped is not
-    restored). Unchanged when there is nothing to restore."""
+    back in document order; ``page`` is the page's HTML text or its parsed lxml tree (read, not
+    changed), ``raw`` the body before cleaning (what cleaning dropped is not restored). Unchanged
+    when there is nothing to restore."""
     lines = text.split("\n")
     line_of = {key: i for i, line in enumerate(lines) if len(key := _norm(line)) >= MIN_CHARS}
-    paragraphs = _paragraphs(html) if line_of else []
+    paragraphs = _paragraphs(page) if line_of else []
     order: dict[int, int] = {}  # line index -> paragraph index
     kept: set[Signature] = set()
     for index, (element, _, key) in enumerate(paragraphs):
