@@ -114,6 +114,8 @@ class Article(Base):
     word_count: Mapped[int] = mapped_column(Integer)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     modified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When a re-check found the page removed (404 or 410): no longer re-checked.
+    gone_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Near-duplicates: a copy points at the earliest-published article of its story cluster.

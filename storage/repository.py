@@ -42,6 +42,7 @@ from tasks.records import (
 )
 
 CHUNK = 500
+GONE_STATUSES = (404, 410)  # a re-check answered so: the page was removed
 # One PostgreSQL advisory lock serializes the near-duplicate decisions of concurrent batches (two
 # workers storing copies of one story must see each other, or they would start two clusters).
 NEAR_DUP_LOCK = 0x6E657773666C6F77  # "newsflow"
@@ -584,13 +585,15 @@ def articles_to_recheck(
     db_url: str, source_name: str, younger_than: datetime, checked_before: datetime, limit: int
 ) -> list[Recheck]:
     """The source's articles stored after ``younger_than`` and not re-checked since
-    ``checked_before``: candidates for a conditional re-fetch (revisions)."""
+    ``checked_before``, unless their page is gone: candidates for a conditional re-fetch
+    (revisions)."""
     with transaction(db_url) as session:
         rows = session.execute(
             select(Article.id, Article.url, Article.etag, Article.last_modified)
             .join(Source, Source.id == Article.source_id)
             .where(Source.name == source_name, Article.created_at >= younger_than)
             .where(or_(Article.checked_at.is_(None), Article.checked_at < checked_before))
+            .where(Article.gone_at.is_(None))
             .order_by(Article.created_at.desc())
             .limit(limit)
         ).all()
@@ -650,7 +653,9 @@ def apply_rechecks(
 ) -> RunCounts:
     """Record the re-fetches of ``rechecks`` (``pages`` in the same order) in one transaction: a
     304 or an unchanged text only marks the article checked; a changed text becomes the current
-    one and the old text an ``article_revisions`` row."""
+    one and the old text an ``article_revisions`` row; a 404 or 410 marks the article gone (its
+    text is kept; it is not re-checked again). Other failures count as failed and are retried at
+    the next re-check."""
     counts = RunCounts()
     now = utcnow()
     with transaction(db_url) as session:
@@ -669,6 +674,8 @@ def apply_rechecks(
                 counts.revised += 1
             elif not (page.fetch.ok or page.fetch.reason == "not_modified"):
                 counts.failed += 1
+                if page.fetch.status_code in GONE_STATUSES:
+                    values["gone_at"] = fetched_at
             session.execute(
                 update(Article).where(Article.id == recheck.article_id).values(**values)
             )

@@ -109,6 +109,28 @@ def _moved(text: str) -> ExtractedArticle:
     return replace(art, url="https://x/2", canonical_url="https://x/2")
 
 
+@pytest.mark.parametrize(("status", "gone"), [(404, True), (410, True), (503, False)])
+def test_a_page_removed_at_recheck_is_marked_gone_and_not_checked_again(
+    migrated_db: str, status: int, gone: bool
+) -> None:
+    run_id, recheck = stored(migrated_db, fx.article(6))
+    removed = replace(
+        page(None, f"http_{status}"),
+        fetch=replace(page(None).fetch, reason=f"http_{status}", status_code=status),
+    )
+
+    counts = repository.apply_rechecks(migrated_db, run_id, [recheck], [removed])
+
+    assert (counts.failed, counts.revised) == (1, 0)
+    with transaction(migrated_db) as session:
+        article = session.get_one(Article, recheck.article_id)
+        assert (article.gone_at is not None) is gone
+        assert article.text == fx.article(6)  # the text is kept
+    later = datetime.now(UTC) + timedelta(hours=1)
+    due = repository.articles_to_recheck(migrated_db, "news", later - timedelta(1), later, 10)
+    assert [r.article_id for r in due] == ([] if gone else [recheck.article_id])
+
+
 def test_articles_to_recheck_respects_window_and_interval(migrated_db: str) -> None:
     run_id, recheck = stored(migrated_db, fx.article(5))
     now = datetime.now(UTC)
