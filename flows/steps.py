@@ -102,17 +102,24 @@ def process_is_dead(
     stale_after: timedelta,
 ) -> bool:
     """A run's process is gone when it ran on this machine and its pid no longer exists, or now
-    belongs to a process that started after the run did (the pid was reused, e.g. in a restarted
-    container), or when the run has not shown life (a stored batch) for ``stale_after``."""
-    if host == socket.gethostname() and pid is not None and pid != os.getpid():
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            pass  # alive, someone else's: its start time still tells
+    belongs to a process that started after the run did (the pid was reused, e.g. by this very
+    process in a restarted container), or when the run has not shown life (a stored batch) for
+    ``stale_after``. The start times compare wall clocks: a forward clock step of more than
+    PID_CLOCK_SLACK during a run can make a live run look reused (it then finishes normally)."""
+    if host == socket.gethostname() and pid is not None:
+        ours = pid == os.getpid()
+        if not ours:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            except PermissionError:
+                pass  # alive, someone else's: its start time still tells
         born = process_started_at(pid)
-        return started is not None and born is not None and born > started + PID_CLOCK_SLACK
+        if born is not None and started is not None and born > started + PID_CLOCK_SLACK:
+            return True
+        if not ours:
+            return False  # alive, and nothing says it is another process
     return heartbeat is None or datetime.now(UTC) - heartbeat > stale_after
 
 

@@ -34,7 +34,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -77,6 +77,12 @@ def _serve(conn: Connection, extractor: Extractor) -> None:
     with contextlib.suppress(EOFError, BrokenPipeError):
         while (page := conn.recv()) is not None:
             conn.send(extractor(page))
+
+
+def _resolve(future: Future[ExtractionResult], result: ExtractionResult) -> None:
+    """Hand ``result`` to ``future``'s caller; a future the caller cancelled is left alone."""
+    with contextlib.suppress(InvalidStateError):
+        future.set_result(result)
 
 
 def resident_bytes(pid: int | None) -> int | None:
@@ -225,6 +231,10 @@ class ExtractionPool:
         except Exception as exc:  # cannot spawn or talk to workers: record it, start afresh
             log.exception("extraction pool failed; its workers are replaced")
             self._fail_all(f"extraction pool failed: {type(exc).__name__}: {exc}")
+        finally:  # whatever happened, the next page starts a new supervisor
+            with self._lock:
+                if self._supervisor is threading.current_thread():
+                    self._supervisor = None
 
     def _step(self) -> bool:
         """One round: start and feed workers, wait for one to answer or a page to arrive, take
@@ -251,8 +261,13 @@ class ExtractionPool:
         return True
 
     def _feed_idle_workers(self) -> None:
-        for worker in self._workers:
-            if worker.ready and worker.job is None and (job := self._next_job()) is not None:
+        for worker in list(self._workers):
+            if not (worker.ready and worker.job is None):
+                continue
+            if not worker.process.is_alive():  # died while idle (OOM killer, operator)
+                self._receive(worker)
+                continue
+            if (job := self._next_job()) is not None:
                 self._dispatch(worker, job)
 
     def _hand_back(self) -> None:
@@ -265,7 +280,7 @@ class ExtractionPool:
                     result = with_detected_language(result)
                 except Exception:  # never lose a page to language detection: keep the declared
                     log.exception("language detection failed on %s", job.page.url)
-            job.future.set_result(result)
+            _resolve(job.future, result)
 
     def _next_job(self) -> _Job | None:
         with self._lock:
@@ -323,11 +338,11 @@ class ExtractionPool:
         if worker.job is not None:
             url = worker.job.page.url
             detail = f"worker exited with code {code}"
-            worker.job.future.set_result(ExtractionResult(url, None, "extract_crashed", detail))
+            _resolve(worker.job.future, ExtractionResult(url, None, "extract_crashed", detail))
             log.warning("extraction worker died on %s (exit code %s)", url, code)
-        elif not worker.ready:
+        elif not worker.ready or worker.done == 0:  # never did a page: counts as a failed start
             self._start_failures += 1
-            log.warning("extraction worker died before it was ready (exit code %s)", code)
+            log.warning("extraction worker died before its first page (exit code %s)", code)
 
     def _too_big(self, worker: _Worker) -> bool:
         limit = self.limits.recycle_rss_mb
@@ -346,7 +361,7 @@ class ExtractionPool:
                 url = worker.job.page.url
                 self._retire(worker, stop=False)
                 detail = f"killed after {self.limits.timeout:g} s (extract_timeout)"
-                worker.job.future.set_result(ExtractionResult(url, None, "extract_timeout", detail))
+                _resolve(worker.job.future, ExtractionResult(url, None, "extract_timeout", detail))
                 log.warning("extraction of %s killed after %g s", url, self.limits.timeout)
             elif not worker.ready and now >= worker.started + START_TIMEOUT:
                 self._retire(worker, stop=False)
@@ -359,15 +374,13 @@ class ExtractionPool:
         log.error("extraction workers cannot start; %d page(s) not extracted", len(jobs))
         for job in jobs:
             detail = "extraction workers could not start"
-            job.future.set_result(ExtractionResult(job.page.url, None, "extract_crashed", detail))
+            _resolve(job.future, ExtractionResult(job.page.url, None, "extract_crashed", detail))
         self._start_failures = 0
 
     def _fail_all(self, detail: str) -> None:
         """After an error of the pool itself: kill every worker, fail every page in flight or
         queued, and leave (the next page starts a new supervisor and new workers)."""
-        for job, result in self._settled:  # answered: hand them back as they are
-            job.future.set_result(result)
-        self._settled = []
+        self._hand_back()  # answered already: hand them back
         jobs = [w.job for w in self._workers if w.job is not None]
         for worker in list(self._workers):
             with contextlib.suppress(Exception):
@@ -377,10 +390,7 @@ class ExtractionPool:
             self._queue = []
             self._supervisor = None
         for job in jobs:
-            if not job.future.done():
-                job.future.set_result(
-                    ExtractionResult(job.page.url, None, "extract_crashed", detail)
-                )
+            _resolve(job.future, ExtractionResult(job.page.url, None, "extract_crashed", detail))
 
     def ready_workers(self) -> int:
         """How many workers are warmed up and able to take a page now."""
@@ -395,10 +405,11 @@ class ExtractionPool:
         ones if used again)."""
         with self._lock:
             supervisor, self._warm = self._supervisor, False
+        self._wake()  # a supervisor waiting on warming workers sees that they are not wanted
         if supervisor is not None and supervisor is not threading.current_thread():
             supervisor.join()
         for worker in list(self._workers):
-            self._retire(worker, stop=worker.job is None)
+            self._retire(worker, stop=worker.ready and worker.job is None)  # else: killed
 
 
 def extract_many(

@@ -56,6 +56,15 @@ def test_a_reused_pid_does_not_keep_a_dead_run_alive() -> None:
     assert not is_dead(host, os.getppid(), now - 2 * STALE, now)  # started before its run
 
 
+def test_a_row_with_this_process_pid_from_before_it_started_is_dead() -> None:
+    """A restarted container's new process often gets the old one's pid: its own pid on a row
+    opened before it started is not its run."""
+    host, now = socket.gethostname(), datetime.now(UTC)
+    assert is_dead(host, os.getpid(), now, now - timedelta(days=365))
+    assert not is_dead(host, os.getpid(), now, now)  # a run of this process
+    assert is_dead(host, os.getpid(), now - 2 * STALE, now)  # ... silent too long
+
+
 def test_close_dead_runs_marks_a_run_whose_pid_was_reused(migrated_db: str) -> None:
     host = socket.gethostname()
     old = repository.start_run(migrated_db, "wire", "a", host, os.getppid())

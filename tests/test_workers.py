@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ from tests.worker_faults import (
     WAIT_MARK,
     crash_on_mark,
     report_language_model,
+    slow_warm_up,
     wait_on_mark,
 )
 
@@ -132,11 +134,14 @@ def test_pool_extracts_older_batches_first(make_pool: type[ExtractionPool], tmp_
     release.touch()
     assert blocker.result().reason == "ok"
     assert [f.result().reason for f in futures] == ["ok"] * 4
+    deadline = time.monotonic() + 10  # callbacks run just after the waiters are woken
+    while len(done) < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert done == [article_page(n).url for n in (3, 4, 1, 2)]
 
 
 def test_pool_prewarm_starts_workers_before_any_page(make_pool: type[ExtractionPool]) -> None:
-    pool = make_pool(2, PoolLimits())
+    pool = make_pool(2, PoolLimits(recycle_rss_mb=0))
     pool.prewarm()
     deadline = time.monotonic() + 120
     while pool.ready_workers() < 2 and time.monotonic() < deadline:
@@ -148,6 +153,30 @@ def test_pool_prewarm_starts_workers_before_any_page(make_pool: type[ExtractionP
     assert pool.started_pids == started  # the warm workers took the pages
     pool.shutdown()
     assert pool.worker_pids() == []
+
+
+def test_pool_shutdown_while_workers_warm_up_does_not_wait_for_them(
+    make_pool: type[ExtractionPool],
+) -> None:
+    pool = make_pool(2, PoolLimits(), slow_warm_up)
+    pool.prewarm()
+    time.sleep(0.5)
+    start = time.monotonic()
+    pool.shutdown()
+    assert time.monotonic() - start < 10  # the warm-up takes 60 s
+    assert pool.worker_pids() == []
+
+
+def test_pool_replaces_a_worker_that_died_while_idle(make_pool: type[ExtractionPool]) -> None:
+    pool = make_pool(1, PoolLimits(recycle_rss_mb=0))
+    assert pool.map([article_page(1)])[0].reason == "ok"
+    (idle,) = pool.worker_pids()
+    os.kill(idle, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while resident_bytes(idle) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pool.map([article_page(2)])[0].reason == "ok"  # not lost to the dead worker
+    assert len(pool.started_pids) == 2
 
 
 def test_pool_detects_languages_in_the_parent_not_in_workers(

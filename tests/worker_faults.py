@@ -45,3 +45,11 @@ def report_language_model(page: PageInput) -> ExtractionResult:
 
     result = extract_page(page)
     return replace(result, detail=f"model loaded: {_identifier.cache_info().currsize > 0}")
+
+
+def slow_warm_up(page: PageInput) -> ExtractionResult:
+    """``extract_page``, except that the pool's warm-up page takes 60 s (a worker that is slow
+    to start)."""
+    if page.url.startswith("http://warm-up.invalid/"):
+        time.sleep(60)
+    return extract_page(page)
