@@ -216,7 +216,14 @@ def deployments_apply(
     `prefect deploy --all`, and this pool's deployments of sources no longer enabled removed."""
     _, selected = _selected(None, sources)
     apply_prefect_defaults()
-    from flows.deployments import DeploymentsError, deploy, ensure_pool, prune, render
+    from flows.deployments import (
+        DeploymentsError,
+        deploy,
+        ensure_pool,
+        ensure_zombie_automation,
+        prune,
+        render,
+    )
     from flows.serve import ServerUnavailable, check_server
 
     try:
@@ -232,6 +239,12 @@ def deployments_apply(
         err.print(f"[red]error:[/] prefect deploy exited with status {status}")
         raise typer.Exit(1)
     removed = prune(pool, {s.name for s in selected})
+    try:
+        zombies = ensure_zombie_automation(Settings().zombie_after_seconds)
+    except DeploymentsError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    console.print(f"zombie-run automation: {zombies}")
     console.print(
         f"{len(selected)} deployment(s) on pool {pool!r}"
         + (f"; removed {', '.join(removed)}" if removed else ""),

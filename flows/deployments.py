@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
+from datetime import timedelta
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,67 @@ def ensure_pool(pool: str) -> bool:
             f"work pool {pool!r} exists with type {existing.type!r}, not process"
         )
     return False
+
+
+ZOMBIE_AUTOMATION = "newsflow: crash flow runs that stopped sending heartbeats"
+MIN_ZOMBIE_SECONDS = 60  # two of Prefect's shortest heartbeat intervals (30 s)
+
+
+def zombie_automation(within_seconds: int) -> Any:
+    """Prefect's recipe for zombie flow runs (docs: "Detect zombie flows"): after a flow run's
+    heartbeat, expect another one or a terminal state within ``within_seconds``, else mark the
+    run Crashed. A worker that dies with its run (a lost container) otherwise leaves the run
+    Running, and the deployment's concurrency slot held until its lease expires."""
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
+    from prefect.events.schemas.events import ResourceSpecification
+
+    return AutomationCore(
+        name=ZOMBIE_AUTOMATION,
+        description="Created by `newsflow deployments apply` (NEWSFLOW_ZOMBIE_AFTER_SECONDS).",
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={
+                "prefect.flow-run.heartbeat",
+                "prefect.flow-run.Completed",
+                "prefect.flow-run.Failed",
+                "prefect.flow-run.Cancelled",
+                "prefect.flow-run.Crashed",
+            },
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=timedelta(seconds=within_seconds),
+        ),
+        actions=[
+            ChangeFlowRunState(
+                state=StateType.CRASHED,
+                message=f"no heartbeat for {within_seconds} s: its worker or process is gone",
+            )
+        ],
+    )
+
+
+def ensure_zombie_automation(within_seconds: int) -> str:
+    """Create (or replace) the zombie-run automation on the server; ``0`` removes it. What was
+    done: ``created``, ``replaced``, ``removed`` or ``off``."""
+    from prefect.client.orchestration import get_client
+
+    if 0 < within_seconds < MIN_ZOMBIE_SECONDS:
+        raise DeploymentsError(
+            f"NEWSFLOW_ZOMBIE_AFTER_SECONDS={within_seconds} is below {MIN_ZOMBIE_SECONDS}: live"
+            " runs would be marked crashed between two heartbeats"
+        )
+    with get_client(sync_client=True) as client:
+        old = client.read_automations_by_name(ZOMBIE_AUTOMATION)
+        for automation in old:
+            client.delete_automation(automation.id)
+        if within_seconds <= 0:
+            return "removed" if old else "off"
+        client.create_automation(zombie_automation(within_seconds))
+    return "replaced" if old else "created"
 
 
 def deploy(text: str, workdir: Path) -> int:

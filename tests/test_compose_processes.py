@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
 import threading
 import time
 import uuid
@@ -25,6 +24,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import URL, make_url
 
+from flows.deployments import ZOMBIE_AUTOMATION
 from storage.engine import dispose_engines, transaction
 from storage.models import Article, ArticleURL, IngestRun, Source
 from tests.loopback import LoopbackServer, Route, atom_feed, corpus_pages, rss_feed, serve_pages
@@ -82,7 +82,9 @@ TEST_ONLY = {
     "NEWSFLOW_FETCH_DELAY": "0",
     "NEWSFLOW_EXTRACT_WORKERS": "0",
     "PREFECT_WORKER_QUERY_SECONDS": "2",
+    "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",  # Prefect's shortest
 }
+ZOMBIE_AFTER = 75  # seconds without a heartbeat before the automation crashes a run (deploy step)
 
 
 @dataclass
@@ -268,7 +270,7 @@ def _run_stack(stack: Stack, port: int) -> Iterator[Stack]:
 
     wait_for(healthy, 150, f"the Prefect server's health endpoint; log:\n{tail(log)}", 1)
     stack.mark("prefect server healthy")
-    deploy = stack.start("deploy", "deploy")
+    deploy = stack.start("deploy", "deploy", {"NEWSFLOW_ZOMBIE_AFTER_SECONDS": str(ZOMBIE_AFTER)})
     try:
         deploy.wait(180)
     except Exception:
@@ -367,6 +369,14 @@ def test_deploy_registers_one_deployment_per_source_on_the_process_pool(stack: S
     with httpx.Client(base_url=stack.api, timeout=30) as client:
         found = deployments(client)
         pool = call(client, "GET", "/work_pools/newsflow").json()
+        automations = call(client, "POST", "/automations/filter", json={"limit": 50}).json()
+    (zombies,) = automations  # installed by the deploy step
+    assert zombies["name"] == ZOMBIE_AUTOMATION and zombies["enabled"]
+    assert zombies["trigger"]["posture"] == "Proactive"
+    assert zombies["trigger"]["within"] == ZOMBIE_AFTER
+    assert [(a["type"], a["state"]) for a in zombies["actions"]] == [
+        ("change-flow-run-state", "CRASHED")
+    ]
     assert set(found) == set(FEEDS) | set(GATED)
     assert pool["type"] == "process"
     for name, deployment in found.items():
@@ -491,12 +501,13 @@ def test_flow_run_killed_alone_is_crashed_and_closed_by_the_next_run(stack: Stac
     assert set(ids) == set(stack.urls[source]) and len(set(ids.values())) == 3
 
 
-def test_worker_killed_with_its_run_leaves_no_running_row_after_the_next_run(
+def test_worker_killed_with_its_run_is_crashed_by_the_automation_and_closed_by_the_next_run(
     stack: Stack,
 ) -> None:
-    """kill -9 of a worker and its flow run (a lost container): Prefect keeps the run Running and
-    holds the source's concurrency slot (a new deployment run is cancelled), nothing is
-    half-written, and the source's next run (here `newsflow ingest`) marks the row crashed."""
+    """kill -9 of a worker and its flow run (a lost container): nobody is left to report the run,
+    so the zombie-run automation `deploy` installed marks it Crashed once its heartbeats stop,
+    which frees the source's concurrency slot; nothing is half-written, and the source's next
+    deployment run marks our row crashed and stores the pages."""
     source = "slow-lost"
     db = stack.news_url
     with httpx.Client(base_url=stack.api, timeout=30) as client:
@@ -509,28 +520,21 @@ def test_worker_killed_with_its_run_leaves_no_running_row_after_the_next_run(
         worker.wait(10)
         stack.start_worker()  # compose's restart policy starts a new one
 
-        blocked = trigger(client, deployment["id"])
-        assert wait_finished(stack, client, [blocked], 60)[blocked]["type"] == "CANCELLED"
-        assert state_of(client, lost)["type"] == "RUNNING", "nobody is left to report it"
-    assert [(r[0], r[1]) for r in runs_of(db, source)] == [(lost, "running")]
-    assert stored_ids(db, stack.urls[source]) == {}, "the killed batch left nothing behind"
+        def crashed() -> bool | None:
+            return state_of(client, lost)["type"] == "CRASHED" or None
 
-    stack.gates[source].set()
-    env = stack.env("worker", "home-ingest") | TEST_ONLY
-    done = subprocess.run(
-        [str(SCRIPTS / "newsflow"), "ingest", source],
-        env=env,
-        cwd=stack.tmp,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, (done.stdout, done.stderr)
-    stack.mark("worker killed with its run: Running in Prefect, the next run closed it")
+        wait_for(crashed, ZOMBIE_AFTER + 90, f"the automation to crash {lost}", 2)
+        stack.mark("lost run crashed by the zombie-run automation")
+        assert [(r[0], r[1]) for r in runs_of(db, source)] == [(lost, "running")]
+        assert stored_ids(db, stack.urls[source]) == {}, "the killed batch left nothing behind"
+
+        stack.gates[source].set()
+        after = trigger(client, deployment["id"])  # not cancelled: the slot was freed
+        assert wait_finished(stack, client, [after], 120)[after]["type"] == "COMPLETED"
+    stack.mark("worker killed with its run: Crashed by the automation, the next run closed it")
 
     rows = runs_of(db, source)
-    assert [r[1] for r in rows] == ["crashed", "completed"], rows
-    assert rows[0][0] == lost and all(r[3] is not None for r in rows)
+    assert [(r[0], r[1]) for r in rows] == [(lost, "crashed"), (after, "completed")], rows
+    assert all(r[3] is not None for r in rows)
     ids = stored_ids(db, stack.urls[source])
     assert set(ids) == set(stack.urls[source]) and len(set(ids.values())) == 3

@@ -11,9 +11,17 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
-from flows.deployments import ENTRYPOINT, render
+from flows.deployments import (
+    ENTRYPOINT,
+    ZOMBIE_AUTOMATION,
+    DeploymentsError,
+    ensure_zombie_automation,
+    render,
+    zombie_automation,
+)
 from tasks.sources import load_sources
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,3 +122,19 @@ def test_render_schedules_are_what_prefect_deploy_builds(tmp_path: Path) -> None
     assert hourly.anchor_date == INTERVAL_ANCHOR  # restarts keep the rhythm
     assert isinstance(cron, CronSchedule)
     assert (cron.cron, cron.timezone) == ("7,37 * * * *", "UTC")
+
+
+def test_zombie_automation_is_prefects_heartbeat_recipe() -> None:
+    automation = zombie_automation(300)
+    trigger = automation.trigger
+    assert automation.name == ZOMBIE_AUTOMATION
+    assert trigger.after == {"prefect.flow-run.heartbeat"}
+    assert "prefect.flow-run.heartbeat" in trigger.expect
+    assert "prefect.flow-run.Completed" in trigger.expect
+    assert trigger.within == timedelta(seconds=300)
+    assert [a.type for a in automation.actions] == ["change-flow-run-state"]
+
+
+def test_zombie_automation_below_two_heartbeats_is_refused() -> None:
+    with pytest.raises(DeploymentsError, match="below 60"):
+        ensure_zombie_automation(45)  # refused before any server is asked
