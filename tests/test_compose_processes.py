@@ -312,6 +312,17 @@ def wait_finished(
     return wait_for(done, timeout, f"flow runs {run_ids}; workers:\n{logs}", 1)
 
 
+def heartbeats(run_id: str) -> dict[str, Any]:
+    """The /events/filter body for the flow run's heartbeat events."""
+    return {
+        "filter": {
+            "event": {"name": ["prefect.flow-run.heartbeat"]},
+            "resource": {"id": [f"prefect.flow-run.{run_id}"]},
+        },
+        "limit": 1,
+    }
+
+
 def runs_of(db_url: str, source: str) -> list[tuple[str | None, str, int | None, Any]]:
     with transaction(db_url) as session:
         rows = session.execute(
@@ -514,6 +525,12 @@ def test_worker_killed_with_its_run_is_crashed_by_the_automation_and_closed_by_t
         deployment = deployments(client)[source]
         lost = trigger(client, deployment["id"])
         pid = running_pid(stack, source, lost)
+
+        def heartbeat_seen() -> bool | None:  # the automation watches runs from their first one
+            found = call(client, "POST", "/events/filter", json=heartbeats(lost)).json()
+            return found["total"] > 0 or None
+
+        wait_for(heartbeat_seen, 60, f"a heartbeat event of {lost}", 1)
         (worker,) = [w for w in stack.workers if w.pid in ancestors(pid)]
         os.kill(worker.pid, signal.SIGKILL)
         os.kill(pid, signal.SIGKILL)
