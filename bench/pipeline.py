@@ -206,16 +206,22 @@ def children_cpu(pid: int) -> float:
     import resource
 
     gone = resource.getrusage(resource.RUSAGE_CHILDREN)
-    total = gone.ru_utime + gone.ru_stime
     tick = os.sysconf("SC_CLK_TCK")
+    live = [f for f in proc_stats().values() if int(f[1]) == pid]  # utime, stime: fields 14, 15
+    return gone.ru_utime + gone.ru_stime + sum((int(f[11]) + int(f[12])) / tick for f in live)
+
+
+def proc_stats() -> dict[int, list[str]]:
+    """Every process's ``/proc/PID/stat`` fields after its name (Linux): [0] is field 3, the
+    state; [1] the parent's pid."""
+    stats: dict[int, list[str]] = {}
     for entry in Path("/proc").iterdir():
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if entry.name.isdigit() and int(fields[1]) == pid:
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+        if entry.name.isdigit():
+            try:
+                stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+    return stats
 
 
 def emit(record: dict[str, Any]) -> None:
@@ -226,15 +232,7 @@ def tree_rss(pid: int) -> tuple[int, int]:
     """Resident bytes of ``pid`` and all its descendants (Linux /proc): the sum of their RSS,
     which counts pages shared between them (a fork server's imports) once per process, and of
     their PSS, which splits shared pages between the processes sharing them."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parents[int(entry.name)] = int(
-                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
-                )
-            except OSError:
-                continue
+    parents = {p: int(fields[1]) for p, fields in proc_stats().items()}
     tree, frontier = {pid}, [pid]
     while frontier:
         parent = frontier.pop()

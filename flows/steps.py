@@ -38,7 +38,7 @@ from tasks.hosts import registry_for
 from tasks.records import FeedItem, FeedState, FetchOutcome, PageResult, Recheck, RunCounts
 from tasks.sources import SourceConfig
 from tasks.warc import WarcEntry
-from tasks.workers import ExtractionPool, PoolLimits, extract_many
+from tasks.workers import ExtractionPool, extract_many
 
 log = logging.getLogger("newsflow")
 
@@ -62,10 +62,11 @@ _pool: ExtractionPool | None = None
 _pool_lock = threading.Lock()
 
 
-def extraction_pool(workers: int, limits: PoolLimits) -> ExtractionPool | None:
-    """This process's killable extraction pool, created on first use (``workers=0``: extract
-    inline, without a deadline). A change of ``workers`` or ``limits`` replaces it."""
+def extraction_pool(settings: Settings) -> ExtractionPool | None:
+    """This process's killable extraction pool, created on first use (``extract_workers=0``:
+    extract inline, without a deadline). A change of the workers or limits replaces it."""
     global _pool
+    workers, limits = settings.extract_workers, settings.pool_limits
     if workers <= 0:
         return None
     with _pool_lock:
@@ -90,7 +91,7 @@ def extract_pages(pages: list[PageInput], settings: Settings) -> list[Extraction
     """Extract in the killable pool: a slow, oversized or crashing page is a result with a reason
     (``extract_timeout``, ``html_too_large``, ``extract_crashed``), never a failed batch."""
     limits = settings.pool_limits
-    return extract_many(pages, extraction_pool(settings.extract_workers, limits), limits)
+    return extract_many(pages, extraction_pool(settings), limits)
 
 
 def process_is_dead(
@@ -151,8 +152,8 @@ def _learned(settings: Settings, source: str) -> frozenset[str]:
 
 def _learn(settings: Settings, source: str, pages: list[PageResult]) -> None:
     """After a batch is stored: count its pages' lines and learn the source's new boilerplate.
-    The batch is stored already, so a failure here is logged, never the batch's failure (the
-    next batch counts its lines again)."""
+    The batch is stored already, so a failure here is logged, never the batch's failure (this
+    batch's lines then go uncounted; later batches are counted as usual)."""
     if not settings.boilerplate:
         return
     rule = settings.boilerplate_rule()
@@ -172,8 +173,7 @@ def _learn(settings: Settings, source: str, pages: list[PageResult]) -> None:
 def start_extraction_workers() -> int:
     """Start the extraction workers in the background (they import and warm up while the runs
     open and the feeds are read), so the first fetched pages do not wait for them; how many."""
-    settings = Settings()
-    pool = extraction_pool(settings.extract_workers, settings.pool_limits)
+    pool = extraction_pool(Settings())
     if pool is None:
         return 0
     pool.prewarm()
@@ -302,7 +302,7 @@ def fetch_and_extract(
     config = settings.fetch_config(source.delay)
     hosts = registry_for(run_key, config.host_max_failures)
     headers = {url: dict(source.headers) for url in urls} if source.headers else None
-    pool = extraction_pool(settings.extract_workers, settings.pool_limits)
+    pool = extraction_pool(settings)
     if pool is None:
         return fetch_pages(urls, config, hosts=hosts, headers=headers, side=side), None
     learned, options = _learned(settings, source.name), source.extract.options()

@@ -177,6 +177,7 @@ def _article(
     keys: tuple[str, ...] = (),
 ) -> ExtractedArticle:
     site_name = _clean_field(data.get("sitename"))
+    page_lang = page_language(page.html)
     published, modified, date_source = dates(data.get("date"), html, page.url)
     sig = signature(text)
     declared = _clean_field(data.get("url"))  # the page's rel=canonical / og:url
@@ -193,11 +194,7 @@ def _article(
         modified_at=modified,
         date_source=date_source,
         site_name=site_name,
-        language=(
-            detect_language(text, page_language(page.html))
-            if page.detect_language
-            else page_language(page.html)
-        ),
+        language=detect_language(text, page_lang) if page.detect_language else page_lang,
         image_url=_clean_field(data.get("image")),
         tags=_terms(list(data.get("categories") or []) + list(data.get("tags") or [])),
         word_count=len(_WORD.findall(text)),

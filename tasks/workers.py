@@ -188,8 +188,8 @@ class ExtractionPool:
         if refused is not None:
             future.set_result(refused)
             return future
-        job = _Job(batch, next(self._arrivals), replace(page, detect_language=False), future)
-        job.detect = page.detect_language
+        sent = replace(page, detect_language=False)
+        job = _Job(batch, next(self._arrivals), sent, future, page.detect_language)
         with self._lock:
             heapq.heappush(self._queue, job)
             self._ensure_supervisor()
