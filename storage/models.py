@@ -179,6 +179,8 @@ class ArticleURL(Base):
         ForeignKey("articles.id", ondelete="CASCADE"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The source whose feed or page gave the URL: for an exact copy, the source that carried it.
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"))
 
 
 class Author(Base):

@@ -353,8 +353,14 @@ def _names_to_ids(
     return {name: id_ for name, id_ in found}
 
 
-def _add_urls(session: Session, article_id: int, urls: Iterable[str]) -> None:
-    rows = [{"url": u, "article_id": article_id, "created_at": utcnow()} for u in sorted(set(urls))]
+def _add_urls(
+    session: Session, article_id: int, urls: Iterable[str], source_id: int | None = None
+) -> None:
+    now = utcnow()
+    rows = [
+        {"url": u, "article_id": article_id, "created_at": now, "source_id": source_id}
+        for u in sorted(set(urls))
+    ]
     if rows:
         session.execute(_insert(session, ArticleURL).values(rows).on_conflict_do_nothing())
 
@@ -570,7 +576,7 @@ def store_pages(
                     article.url,
                     article.canonical_url,
                 )
-                _add_urls(session, article_id, aliases)
+                _add_urls(session, article_id, aliases, source_id)
                 _link_feed_item(session, source_id, page.item.canonical_url, article_id)
             _add_fetch(session, run_id, source_id, page, article_id)
     return counts

@@ -102,7 +102,16 @@ def _sources(rows: Rows, index: int = 0) -> set[Any]:
 # What the newsroom of tests/analytics_data.py must show, beyond "some rows".
 CHECKS: dict[str, Callable[[Rows, Newsroom], bool]] = {
     "q1": lambda rows, room: sum(r[2] for r in rows) == sum(room.articles.values()),
-    "q2": lambda rows, room: _sources(rows, 2) == {"bbc-world", "guardian-world"},
+    # The near-copy of the harbour story, and the exact copy of the ferry story (only an alias).
+    "q2": lambda rows, room: (
+        {(r[1], r[2]) for r in rows}
+        == {
+            ("Harbour budget approved", "bbc-world"),
+            ("Harbour budget approved", "guardian-world"),
+            ("Ferry timetable", "bbc-world"),
+            ("Ferry timetable", "guardian-world"),
+        }
+    ),
     "q3": lambda rows, room: len(rows) == 1 and rows[0][2] == "Storm hits coast",
     "q4": lambda rows, room: (
         {(r[0], r[3]) for r in rows}
