@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from flows import cli_analytics, cli_sources
+from flows import cli_analytics, cli_show, cli_sources
 from flows.cli_boilerplate import boilerplate
 from flows.cli_reextract import reextract
 from flows.cli_search import search
@@ -257,6 +257,7 @@ app.command()(boilerplate)
 app.command()(reextract)
 cli_analytics.register(app)
 cli_sources.register(app)
+cli_show.register(app)
 
 
 @db_app.command("upgrade")
