@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import re
+import sys
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 from rich.console import Console
@@ -20,6 +24,12 @@ if TYPE_CHECKING:
 
 console = Console()
 err = Console(stderr=True)
+
+
+class Format(StrEnum):
+    table = "table"
+    jsonl = "jsonl"
+    csv = "csv"
 
 
 def _language(value: str | None) -> str | None:
@@ -84,6 +94,21 @@ def search(
         ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="Most results.")] = 20,
+    until: Annotated[
+        datetime | None,
+        typer.Option(
+            "--until",
+            formats=["%Y-%m-%d"],
+            help="Only articles published (undated: stored) before this day (UTC).",
+        ),
+    ] = None,
+    output: Annotated[
+        Format,
+        typer.Option(
+            "--format",
+            help="table (for people), jsonl or csv (one hit per line, full URLs, for tools).",
+        ),
+    ] = Format.table,
 ) -> None:
     """Search the stored articles' titles and text; ranked results with snippets."""
     from storage.search import SearchUnavailable
@@ -92,7 +117,13 @@ def search(
     day = since.date() if since is not None else None
     try:
         hits = find(
-            Settings().database_url, query, source=source, since=day, lang=lang, limit=limit
+            Settings().database_url,
+            query,
+            source=source,
+            since=day,
+            lang=lang,
+            limit=limit,
+            until=until.date() if until is not None else None,
         )
     except SearchUnavailable as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
@@ -100,4 +131,37 @@ def search(
     if not hits:
         err.print("no results", highlight=False)
         return
-    console.print(results_table(hits))
+    if output is not Format.table:
+        write_hits(hits, output.value, sys.stdout)
+    elif not console.is_terminal:  # piped: whole URLs, never cut to a width
+        Console(width=100_000).print(results_table(hits))
+    else:
+        console.print(results_table(hits))
+
+
+HIT_FIELDS = ("article_id", "rank", "published_at", "source", "title", "url", "snippet")
+
+
+def _record(hit: SearchHit) -> dict[str, object]:
+    from storage.search import MARK_END, MARK_START
+
+    return {
+        "article_id": hit.article_id,
+        "rank": round(hit.rank, 6),
+        "published_at": hit.published_at.isoformat() if hit.published_at else None,
+        "source": hit.source,
+        "title": hit.title,
+        "url": hit.url,
+        "snippet": hit.snippet.replace(MARK_START, "[").replace(MARK_END, "]"),
+    }
+
+
+def write_hits(hits: Sequence[SearchHit], output: str, out: TextIO) -> None:
+    """The hits as JSON Lines or CSV (a header row; matched terms between ``[`` and ``]``)."""
+    if output == "jsonl":
+        for hit in hits:
+            out.write(json.dumps(_record(hit), ensure_ascii=False) + "\n")
+        return
+    writer = csv.DictWriter(out, fieldnames=HIT_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(_record(hit) for hit in hits)

@@ -133,8 +133,12 @@ def _since(value: date) -> datetime:
     return datetime(value.year, value.month, value.day, tzinfo=UTC)
 
 
-def _filters(source: str | None, since: date | None, code: str | None) -> list[Any]:
+def _filters(
+    source: str | None, since: date | None, code: str | None, until: date | None = None
+) -> list[Any]:
     where: list[Any] = []
+    if until is not None:
+        where.append(func.coalesce(Article.published_at, Article.created_at) < _since(until))
     if source is not None:
         where.append(
             Article.source_id == select(Source.id).where(Source.name == source).scalar_subquery()
@@ -295,18 +299,20 @@ def search(
     since: date | None = None,
     lang: str | None = None,
     limit: int = 20,
+    until: date | None = None,
 ) -> list[SearchHit]:
     """The articles matching ``query``, best first: optionally only those of ``source``,
     published (or, without a date, stored) on or after ``since`` (a date is midnight UTC), in
     language ``lang`` (an ISO 639 code; on PostgreSQL the query is then parsed in that language
-    only). Raises :class:`SearchUnavailable` when the database has no search index."""
+    only), before ``until`` (exclusive, midnight UTC). Raises :class:`SearchUnavailable` when
+    the database has no search index."""
     if limit < 1:
         raise ValueError("limit must be at least 1")
     # Only the first words: ranking an AND of n terms costs O(n²) per hit. PostgreSQL text
     # cannot hold NUL.
     query = " ".join(query.replace("\x00", " ").split()[:MAX_QUERY_WORDS])
     code = language_code(lang) if lang is not None else None
-    where = _filters(source, since, code)
+    where = _filters(source, since, code, until)
     _require_database(db_url)
     with reading(db_url) as connection:
         if not _has_index(connection):

@@ -3,7 +3,10 @@ languages, filters, snippets, hostile queries, index kept in sync, migration, th
 
 from __future__ import annotations
 
+import csv
 import importlib.util
+import io
+import json
 import os
 import subprocess
 import sys
@@ -352,6 +355,28 @@ def test_cli_search_prints_ranked_results(cli_db: tuple[str, dict[str, str]]) ->
     nothing = newsflow(["zeppelin", "--lang", "en"], env)
     assert (nothing.returncode, nothing.stdout) == (0, "")
     assert "no results" in nothing.stderr
+
+
+@pytest.mark.slow
+def test_cli_search_writes_jsonl_csv_and_whole_urls(cli_db: tuple[str, dict[str, str]]) -> None:
+    url, env = cli_db
+    upgrade(url)
+    long_url = "https://h.example/news/" + "a-very-long-slug-" * 8 + "1"
+    store(url, "harbour", art(long_url, f"{FILLER} The ferry left.", "Ferry news"))
+
+    lines = newsflow(["ferry", "--format", "jsonl", "--until", "2026-11-02"], env)
+    rows = newsflow(["ferry", "--format", "csv"], env)
+    table = newsflow(["ferry"], dict(env, COLUMNS="80"))  # piped: URLs are not cut
+    before = newsflow(["ferry", "--format", "jsonl", "--until", "2026-11-01"], env)
+
+    assert lines.returncode == 0, lines.stderr
+    (hit,) = [json.loads(line) for line in lines.stdout.splitlines()]
+    assert (hit["url"], hit["title"], hit["source"]) == (long_url, "Ferry news", "harbour")
+    assert "[ferry]" in hit["snippet"].lower()
+    header, row = list(csv.reader(io.StringIO(rows.stdout)))
+    assert header[:2] == ["article_id", "rank"] and long_url in row
+    assert long_url in table.stdout
+    assert before.stdout == "" and "no results" in before.stderr
 
 
 @pytest.mark.slow
