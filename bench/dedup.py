@@ -12,7 +12,7 @@ Usage: .venv/bin/python bench/dedup.py [--quick] [--sizes 10000,1000000] [--pg-u
    share of copies linked to their own original. Negatives (all pairs of different corpus
    articles, different articles sharing a site footer or a same-event lead, the real same-event
    pair of web/syndicated) must never be linked. The four real web/syndicated pairs (extracted
-   with tasks.extract.extract_page) and the recaptured URL are reported one by one.
+   with tasks.extract.extract.extract_page) and the recaptured URL are reported one by one.
 2. Cost. Articles rows (real signatures for story clusters built from the corpus and for a few
    recurring template stories, random uint32 signatures for the filler, published over the last
    year) and their 32 band rows each are bulk-loaded into a schema made by
@@ -61,7 +61,7 @@ from storage import repository  # noqa: E402
 from storage.engine import dispose_engines, get_engine, transaction  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Article, ArticleURL, MinhashBand, Source  # noqa: E402
-from tasks.dedup import (  # noqa: E402
+from tasks.dedup.dedup import (  # noqa: E402
     BANDS,
     NUM_PERM,
     ROWS,
@@ -70,9 +70,9 @@ from tasks.dedup import (  # noqa: E402
     signature,
     similarity,
 )
-from tasks.extract import PageInput, content_hash, extract_page  # noqa: E402
+from tasks.dedup.urls import canonicalize_url  # noqa: E402
+from tasks.extract.extract import PageInput, content_hash, extract_page  # noqa: E402
 from tasks.records import ExtractedArticle, FeedItem, FetchOutcome, PageResult  # noqa: E402
-from tasks.urls import canonicalize_url  # noqa: E402
 from tests import dedup_fixtures as fx  # noqa: E402
 
 THRESHOLD = 0.5
@@ -479,7 +479,7 @@ def print_quality(
     print(f"{'copies linked to a wrong original':<42} {'':>6} {wrong:>6}")
     print(f"false merges in total: {total}  (goal 0: {_verdict(total == 0)})")
     print(
-        "\nReal pairs (web/syndicated: extracted with tasks.extract.extract_page; taz: the"
+        "\nReal pairs (web/syndicated: extracted with tasks.extract.extract.extract_page; taz: the"
         " ground-truth bodies of one URL captured in 2023 and 2024):"
     )
     print(f"{'story':<32} {'label':<30} {'words':>11} {'est. J':>6} {'linked':>6}  expected")

@@ -19,10 +19,10 @@ from flows.ingest import SourceReport, batches, result_or_none, submit_work, sum
 from flows.settings import Settings
 from storage import repository
 from storage.migrate import ensure_schema
-from tasks.hosts import release_registry
+from tasks.discover.warc import WarcEntry, as_items, read_entries, scan_warc
+from tasks.fetch.hosts import release_registry
 from tasks.records import RunCounts
 from tasks.sources import SourceConfig, load_sources
-from tasks.warc import WarcEntry, as_items, read_entries, scan_warc
 
 
 def backfill_source(

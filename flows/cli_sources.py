@@ -20,8 +20,8 @@ from tasks.sources import SourceConfig, SourcesError, load_sources, select_sourc
 
 if TYPE_CHECKING:
     from storage.overview import SourceActivity
-    from tasks.probe import Probe
-    from tasks.sitefinder import SiteReport
+    from tasks.authoring.probe import Probe
+    from tasks.authoring.sitefinder import SiteReport
 
 app = typer.Typer(no_args_is_help=True, help="Add and check sources: list, try, discover, record.")
 console = Console(width=None if sys.stdout.isatty() else 140)
@@ -181,7 +181,7 @@ def try_source(
 ) -> None:
     """Dry run: read the feed(s), list items, extract a few and warn; writes nothing. Exit 1 when
     no feed can be read or nothing extracts."""
-    from tasks.probe import probe_source
+    from tasks.authoring.probe import probe_source
 
     source = _source(target, sources)
     settings = Settings()
@@ -217,7 +217,7 @@ def discover(
 ) -> None:
     """Find a site's feeds and sitemaps, check each, and print a sources.yaml entry on stdout
     (the report goes to stderr). Exit 1 when no usable feed is found."""
-    from tasks.sitefinder import discover_site, slug_for, source_entry
+    from tasks.authoring.sitefinder import discover_site, slug_for, source_entry
 
     report = discover_site(url, Settings().fetch_config())
     if report.home_reason != "ok":
@@ -242,7 +242,7 @@ def record(
 ) -> None:
     """Save the source's feed(s) and a few pages with what extraction makes of them, under
     DIR/NAME, for tests/test_source_fixtures.py."""
-    from tasks.recording import RecordingError, record_source
+    from tasks.authoring.recording import RecordingError, record_source
 
     source = _source(name, sources)
     settings = Settings()

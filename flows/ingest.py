@@ -22,7 +22,7 @@ from flows.report import markdown_summary
 from flows.settings import Settings
 from storage import repository
 from storage.migrate import ensure_schema
-from tasks.hosts import release_registry
+from tasks.fetch.hosts import release_registry
 from tasks.records import RunCounts
 from tasks.sources import SourceConfig, load_sources, select_sources
 

@@ -1,8 +1,8 @@
 """Re-extraction from kept raw HTML (``newsflow reextract``) and its retention.
 
 Composes plain steps without Prefect: pick the latest kept page of each article
-(``storage/rawpages.py``), decompress it (``tasks/rawhtml.py``), extract it in the killable pool
-(``tasks/workers.py``), store what changed in one transaction per batch.
+(``storage/rawpages.py``), decompress it (``tasks/extract/rawhtml.py``), extract it in the
+killable pool (``tasks/extract/workers.py``), store what changed in one transaction per batch.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 from flows.settings import Settings
 from storage import boilerplate, rawpages
 from storage.rawpages import ReextractCounts, StoredPage
-from tasks.extract import PageInput
-from tasks.rawhtml import decompress_body
+from tasks.extract.extract import PageInput
+from tasks.extract.rawhtml import decompress_body
+from tasks.extract.workers import ExtractionPool, extract_many
 from tasks.records import ExtractedArticle
-from tasks.workers import ExtractionPool, extract_many
 
 # Told (done, total) after each batch.
 Progress = Callable[[int, int], None]

@@ -22,23 +22,23 @@ from flows import progress
 from flows.settings import Settings
 from storage import boilerplate as boilerplate_store
 from storage import rawpages, repository
-from tasks import boilerplate
-from tasks.dedup import best_match
-from tasks.discover import (
+from tasks.dedup import boilerplate
+from tasks.dedup.dedup import best_match
+from tasks.discover.discover import (
     FeedsRead,
     conditional_headers,
     conditional_headers_for,
     fetch_documents,
     read_feeds,
 )
-from tasks.extract import ExtractionResult, PageInput, page_results, pages_to_extract
-from tasks.fallbacks import complete_pages
-from tasks.fetch import fetch_pages
-from tasks.hosts import registry_for
+from tasks.discover.fallbacks import complete_pages
+from tasks.discover.warc import WarcEntry
+from tasks.extract.extract import ExtractionResult, PageInput, page_results, pages_to_extract
+from tasks.extract.workers import ExtractionPool, extract_many
+from tasks.fetch.fetch import fetch_pages
+from tasks.fetch.hosts import registry_for
 from tasks.records import FeedItem, FeedState, FetchOutcome, PageResult, Recheck, RunCounts
 from tasks.sources import SourceConfig
-from tasks.warc import WarcEntry
-from tasks.workers import ExtractionPool, extract_many
 
 log = logging.getLogger("newsflow")
 

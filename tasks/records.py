@@ -121,7 +121,8 @@ class ExtractedArticle:
     date_source: str | None = None
     title_source: str | None = None
     authors_source: str | None = None
-    # Keys of the text's lines before the source's boilerplate was stripped (tasks/boilerplate.py)
+    # Keys of the text's lines before the source's boilerplate was stripped
+    # (tasks/dedup/boilerplate.py)
     line_keys: tuple[str, ...] = ()
     extractor: str = "trafilatura"  # what made the text, and its version
     extractor_version: str = field(default_factory=trafilatura_version)

@@ -20,8 +20,8 @@ from storage import repository
 from storage.engine import dispose_engines, transaction
 from storage.migrate import upgrade
 from storage.models import Article
-from tasks.dedup import band_hashes, best_match, signature
-from tasks.extract import content_hash
+from tasks.dedup.dedup import band_hashes, best_match, signature
+from tasks.extract.extract import content_hash
 from tasks.records import ExtractedArticle, FeedItem, FetchOutcome, PageResult, Recheck, RunCounts
 from tests import dedup_fixtures as fx
 

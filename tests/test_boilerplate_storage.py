@@ -17,10 +17,10 @@ from storage import boilerplate as store
 from storage import repository
 from storage.engine import transaction
 from storage.models import Article, RecentPageLine
-from tasks import boilerplate
-from tasks.boilerplate import Rule
-from tasks.dedup import band_hashes, best_match, signature
-from tasks.extract import content_hash
+from tasks.dedup import boilerplate
+from tasks.dedup.boilerplate import Rule
+from tasks.dedup.dedup import band_hashes, best_match, signature
+from tasks.extract.extract import content_hash
 from tasks.records import ExtractedArticle, FeedItem, FetchOutcome, PageResult
 from tests.boilerplate_site import CALLOUT, NEWSLETTER, NOISE, page_html, page_text, story
 from tests.loopback import LoopbackServer, Route, rss_feed

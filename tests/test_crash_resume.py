@@ -25,8 +25,8 @@ from sqlalchemy import func, select
 
 from storage.engine import transaction
 from storage.models import Article, ArticleURL, Fetch, IngestRun, MinhashBand
-from tasks.dedup import BANDS
-from tasks.extract import PageInput, extract_page
+from tasks.dedup.dedup import BANDS
+from tasks.extract.extract import PageInput, extract_page
 from tests.loopback import LoopbackServer, Route, rss_feed
 
 pytestmark = pytest.mark.slow
@@ -270,8 +270,8 @@ def test_ingest_killed_at_random_points_resumes_without_loss_or_duplicates(
 def test_extraction_workers_exit_when_their_parent_is_killed(tmp_path: Path) -> None:
     script = (
         "import time\n"
-        "from tasks.extract import PageInput\n"
-        "from tasks.workers import ExtractionPool\n"
+        "from tasks.extract.extract import PageInput\n"
+        "from tasks.extract.workers import ExtractionPool\n"
         "pool = ExtractionPool(1)\n"
         "pool.map([PageInput('http://x.invalid/', b'<html><body><p>hi</p></body></html>')])\n"
         "print(pool.worker_pids()[0], flush=True)\n"

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from storage import repository
 from storage.engine import transaction
 from storage.models import Article
-from tasks.dedup import accept_page_canonical, band_hashes, best_match, signature, similarity
-from tasks.extract import content_hash
+from tasks.dedup.dedup import accept_page_canonical, band_hashes, best_match, signature, similarity
+from tasks.extract.extract import content_hash
 from tasks.records import ExtractedArticle, FeedItem, FetchOutcome, PageResult
 from tests import dedup_fixtures as fx
 
@@ -65,7 +65,7 @@ def test_signature_is_deterministic_and_512_bytes() -> None:
 def test_signature_equals_datasketch_minhash(text: str) -> None:
     from datasketch import MinHash
 
-    from tasks.dedup import NUM_PERM, SEED, shingles
+    from tasks.dedup.dedup import NUM_PERM, SEED, shingles
 
     minhash = MinHash(num_perm=NUM_PERM, seed=SEED)
     minhash.update_batch(list(shingles(text)))

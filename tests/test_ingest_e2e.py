@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from storage.engine import transaction
 from storage.models import Article, ArticleAuthor, ArticleURL, Fetch, IngestRun, RawPageRow
+from tasks.dedup.urls import canonicalize_url
 from tasks.records import trafilatura_version
-from tasks.urls import canonicalize_url
 from tests.loopback import LoopbackServer, Route, atom_feed, corpus_pages, rss_feed, serve_pages
 
 # Pages with ground truth of both kinds: full reviewed text, and snippets + title.

@@ -13,7 +13,7 @@ from flows.settings import Settings
 from storage import rawpages, repository
 from storage.engine import transaction
 from storage.models import Article, ArticleRevision, Fetch, RawPageRow
-from tasks.extract import content_hash, extract_page, page_results, pages_to_extract
+from tasks.extract.extract import content_hash, extract_page, page_results, pages_to_extract
 from tasks.records import FeedItem, FetchOutcome, trafilatura_version
 from tests.test_analytics import run_cli
 

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from storage import repository
 from storage.engine import transaction
 from storage.models import Article, ArticleRevision, Fetch, IngestRun
-from tasks.dedup import band_hashes, signature
-from tasks.extract import content_hash
+from tasks.dedup.dedup import band_hashes, signature
+from tasks.extract.extract import content_hash
 from tasks.records import ExtractedArticle, FeedItem, FetchOutcome, PageResult, Recheck
 from tests import dedup_fixtures as fx
 from tests.loopback import LoopbackServer, Route, rss_feed

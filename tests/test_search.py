@@ -28,7 +28,7 @@ from storage.search import (
     language_code,
     search,
 )
-from tasks.extract import content_hash
+from tasks.extract.extract import content_hash
 from tasks.records import ExtractedArticle, FeedItem, FetchOutcome, PageResult, Recheck
 
 NEWSFLOW = Path(sys.executable).with_name("newsflow")

@@ -1,4 +1,4 @@
-"""Feed and sitemap detection for ``newsflow sources discover`` (tasks/sitefinder.py)."""
+"""Feed and sitemap detection for ``newsflow sources discover`` (tasks/authoring/sitefinder.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import gzip
 import pytest
 import yaml
 
-from tasks.sitefinder import (
+from tasks.authoring.sitefinder import (
     Candidate,
     SiteReport,
     feed_links,

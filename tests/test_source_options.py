@@ -12,10 +12,10 @@ from sqlalchemy import select
 from storage import repository
 from storage.engine import transaction
 from storage.models import FeedItemRow
-from tasks.extract import PageInput, extract_page
-from tasks.fallbacks import with_feed_fallbacks
-from tasks.fetch import FetchConfig, fetch_pages
-from tasks.netguard import NetworkPolicy
+from tasks.discover.fallbacks import with_feed_fallbacks
+from tasks.extract.extract import PageInput, extract_page
+from tasks.fetch.fetch import FetchConfig, fetch_pages
+from tasks.fetch.netguard import NetworkPolicy
 from tasks.records import ExtractedArticle, ExtractOptions, FeedItem
 from tasks.sources import SourceConfig, SourcesError, parse_sources
 from tests.loopback import LoopbackServer

@@ -21,7 +21,7 @@ from storage.migrate import (
     upgrade,
 )
 from storage.models import Article, ArticleAuthor, ArticleTag, ArticleURL, Author, Fetch, IngestRun
-from tasks.extract import content_hash
+from tasks.extract.extract import content_hash
 from tasks.records import ExtractedArticle, FeedItem, FetchOutcome, PageResult, RunCounts
 
 TEXT = "The council approved the new budget on Tuesday after a long debate. " * 10

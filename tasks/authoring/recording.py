@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tasks.discover import read_feeds
-from tasks.extract import PageInput, extract_page
-from tasks.fetch import FetchConfig, fetch_pages
-from tasks.hosts import HostRegistry
-from tasks.probe import fetch_documents, read
+from tasks.authoring.probe import fetch_documents, read
+from tasks.discover.discover import read_feeds
+from tasks.extract.extract import PageInput, extract_page
+from tasks.fetch.fetch import FetchConfig, fetch_pages
+from tasks.fetch.hosts import HostRegistry
 from tasks.records import FetchOutcome
 from tasks.sources import SourceConfig
 

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
+    from tasks.fetch.robots import Robots
     from tasks.records import FetchOutcome
-    from tasks.robots import Robots
 
 # Outcomes that count against a host (the server or the path to it is failing).
 HOST_FAILURES = frozenset({"conn_error", "timeout", "dns_error", "tls_error"})

@@ -11,14 +11,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tasks import boilerplate, siblings
-from tasks.clean import clean_body, sanitize
-from tasks.dedup import accept_page_canonical, band_hashes, signature
-from tasks.encoding import decode_html
-from tasks.metadata import clean_title, dates, detect_language, split_authors
-from tasks.rawhtml import compress_page
+from tasks.dedup import boilerplate
+from tasks.dedup.dedup import accept_page_canonical, band_hashes, signature
+from tasks.dedup.urls import canonicalize_url
+from tasks.extract import siblings
+from tasks.extract.clean import clean_body, sanitize
+from tasks.extract.metadata import clean_title, dates, detect_language, split_authors
+from tasks.extract.rawhtml import compress_page
+from tasks.fetch.encoding import decode_html
 from tasks.records import ExtractedArticle, ExtractOptions, FeedItem, FetchOutcome, PageResult
-from tasks.urls import canonicalize_url
 
 MIN_WORDS = 25
 MIN_CHARS = 200  # faults.md H7: shorter bodies are stubs (cookie walls, teasers), not articles
@@ -66,7 +67,7 @@ class ExtractionResult:
 
 def clean_text(text: str) -> str:
     """NUL, control and invisible characters removed, runs of spaces collapsed, blank lines
-    squeezed (see tasks.clean.sanitize)."""
+    squeezed (see tasks.extract.clean.sanitize)."""
     return sanitize(text)
 
 

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tasks import discover
-from tasks.discover import FeedsRead, read_feeds
-from tasks.extract import PageInput, extract_page
-from tasks.fallbacks import with_feed_fallbacks
-from tasks.fetch import FetchConfig, fetch_pages
-from tasks.hosts import HostRegistry
+from tasks.dedup.urls import site_domain
+from tasks.discover import discover
+from tasks.discover.discover import FeedsRead, read_feeds
+from tasks.discover.fallbacks import with_feed_fallbacks
+from tasks.extract.extract import PageInput, extract_page
+from tasks.fetch.fetch import FetchConfig, fetch_pages
+from tasks.fetch.hosts import HostRegistry
 from tasks.records import ExtractedArticle, FeedItem, FetchOutcome
 from tasks.sources import SourceConfig
-from tasks.urls import site_domain
 
 
 @dataclass(frozen=True, slots=True)

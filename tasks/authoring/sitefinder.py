@@ -15,14 +15,14 @@ from xml.etree import ElementTree
 
 import yaml
 
-from tasks.discover import FeedParseError, parse_feed
-from tasks.encoding import decode_html
-from tasks.fetch import FetchConfig, fetch_pages
-from tasks.hosts import HostRegistry, host_key
+from tasks.dedup.urls import canonicalize_url, site_domain
+from tasks.discover.discover import FeedParseError, parse_feed
+from tasks.discover.xmlsafe import without_entity_declarations
+from tasks.fetch.encoding import decode_html
+from tasks.fetch.fetch import FetchConfig, fetch_pages
+from tasks.fetch.hosts import HostRegistry, host_key
+from tasks.fetch.robots import interpret, robots_url
 from tasks.records import FetchOutcome
-from tasks.robots import interpret, robots_url
-from tasks.urls import canonicalize_url, site_domain
-from tasks.xmlsafe import without_entity_declarations
 
 FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml"})
 FEED_PATHS = (
