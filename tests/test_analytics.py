@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Integer, bindparam, func, select, update
 from sqlalchemy import text as sql_text
 
-from flows.cli_analytics import ExportFormat, write_export
+from flows.cli.analytics import ExportFormat, write_export
 from storage import analytics, repository
 from storage.engine import transaction
 from storage.models import (

@@ -10,7 +10,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from flows.cli_analytics import _database, _when, console
+from flows.cli.analytics import _database, _when, console
 
 
 def boilerplate(

@@ -1,6 +1,6 @@
 """``newsflow export``, ``stats`` and ``prune``: reading the database out, and keeping it small.
 
-Registered on the main app by :func:`register` (``flows/cli.py``); the SQL is in
+Registered on the main app by :func:`register` (``flows/cli/run.py``); the SQL is in
 ``storage/analytics.py``.
 """
 

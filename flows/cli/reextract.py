@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from flows.cli_analytics import _database, _date_option, _utc_day
+from flows.cli.analytics import _database, _date_option, _utc_day
 from flows.settings import Settings
 
 console = Console(width=None if sys.stdout.isatty() else 140)

@@ -9,10 +9,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from flows import cli_analytics, cli_sources
-from flows.cli_boilerplate import boilerplate
-from flows.cli_reextract import reextract
-from flows.cli_search import search
+from flows.cli import analytics as cli_analytics
+from flows.cli import sources as cli_sources
+from flows.cli.boilerplate import boilerplate
+from flows.cli.reextract import reextract
+from flows.cli.search import search
 from flows.settings import Settings, apply_prefect_defaults, redact_url
 from tasks.sources import SourceConfig, SourcesError, load_sources, select_sources
 
