@@ -14,13 +14,12 @@ from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import progress, steps
+from flows import progress, runtime, steps
 from flows.ingest import SourceReport, batches, result_or_none, submit_work, summarize
 from flows.settings import Settings
 from storage import repository
 from storage.migrate import ensure_schema
 from tasks.discover.warc import WarcEntry, as_items, read_entries, scan_warc
-from tasks.fetch.hosts import release_registry
 from tasks.records import RunCounts
 from tasks.sources import SourceConfig, load_sources
 
@@ -95,6 +94,9 @@ def _warc_chain(
     name="backfill-news",
     task_runner=ThreadPoolTaskRunner(max_workers=2),  # type: ignore[arg-type]
     log_prints=False,
+    on_failure=[runtime.release_run_hook],
+    on_crashed=[runtime.release_run_hook],
+    on_cancellation=[runtime.release_run_hook],
 )
 def backfill_news(
     warcs: list[str] | None = None,
@@ -109,15 +111,15 @@ def backfill_news(
     source = backfill_source(source_name, sources_path, sitemap)
     run_id = steps.start_run(source.name, flow_run.get_id())
     run_key = flow_run.get_id() or uuid.uuid4().hex
-    found: steps.Discovery | None
-    if warcs:
-        found = result_or_none(scan_warcs.submit(source, run_id, list(warcs)))
-        chain = _warc_chain(source, run_id, found)
-    else:
-        found = result_or_none(discover_sitemap.submit(source, run_id, run_key))
-        chain = submit_work(source, run_id, run_key, found)
-    report = SourceReport(source.name)
-    summarize(report, found, chain)
-    steps.finish_run(run_id, report.counts, report.status, "; ".join(report.errors) or None)
-    release_registry(run_key)
+    with runtime.run_hosts(run_key):  # released however the run ends
+        found: steps.Discovery | None
+        if warcs:
+            found = result_or_none(scan_warcs.submit(source, run_id, list(warcs)))
+            chain = _warc_chain(source, run_id, found)
+        else:
+            found = result_or_none(discover_sitemap.submit(source, run_id, run_key))
+            chain = submit_work(source, run_id, run_key, found)
+        report = SourceReport(source.name)
+        summarize(report, found, chain)
+        steps.finish_run(run_id, report.counts, report.status, "; ".join(report.errors) or None)
     return report

@@ -17,12 +17,11 @@ from prefect.runtime import flow_run
 from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import steps
+from flows import runtime, steps
 from flows.report import markdown_summary
 from flows.settings import Settings
 from storage import repository
 from storage.migrate import ensure_schema
-from tasks.fetch.hosts import release_registry
 from tasks.records import RunCounts
 from tasks.sources import SourceConfig, load_sources, select_sources
 
@@ -108,9 +107,9 @@ def submit_work(
     name="ingest-news",
     task_runner=ThreadPoolTaskRunner(max_workers=8),  # type: ignore[arg-type]
     log_prints=False,
-    on_failure=[_closer("failed")],
-    on_crashed=[_closer("crashed")],
-    on_cancellation=[_closer("cancelled")],
+    on_failure=[_closer("failed"), runtime.release_run_hook],
+    on_crashed=[_closer("crashed"), runtime.release_run_hook],
+    on_cancellation=[_closer("cancelled"), runtime.release_run_hook],
 )
 def ingest_news(
     source_names: list[str] | None = None, sources_path: str | None = None
@@ -126,28 +125,31 @@ def ingest_news(
         steps.start_extraction_workers()
     ensure_schema(settings.database_url)
     run_key = flow_run.get_id() or uuid.uuid4().hex  # the hosts' state is shared by the whole run
-    runs = {s.name: steps.start_run(s.name, flow_run.get_id()) for s in sources}
-    discoveries = {s.name: steps.discover_source.submit(s, runs[s.name], run_key) for s in sources}
-    found: dict[str, steps.Discovery | None] = {}
-    chains: dict[str, list[PrefectFuture[RunCounts]]] = {}
-    for source in sources:
-        found[source.name] = result_or_none(discoveries[source.name])
-        chains[source.name] = submit_work(source, runs[source.name], run_key, found[source.name])
-    reports = []
-    for source in sources:
-        report = SourceReport(source.name)
-        summarize(report, found[source.name], chains[source.name])
-        discovery = found[source.name]
-        read = discovery.feed_states if discovery and report.status == "completed" else []
-        steps.finish_run(
-            runs[source.name],
-            report.counts,
-            report.status,
-            "; ".join(report.errors) or None,
-            read,
-        )
-        reports.append(report)
-    release_registry(run_key)
+    with runtime.run_hosts(run_key):  # released however the run ends
+        runs = {s.name: steps.start_run(s.name, flow_run.get_id()) for s in sources}
+        discoveries = {
+            s.name: steps.discover_source.submit(s, runs[s.name], run_key) for s in sources
+        }
+        found: dict[str, steps.Discovery | None] = {}
+        chains: dict[str, list[PrefectFuture[RunCounts]]] = {}
+        for source in sources:
+            found[source.name] = result_or_none(discoveries[source.name])
+            run_id = runs[source.name]
+            chains[source.name] = submit_work(source, run_id, run_key, found[source.name])
+        reports = []
+        for source in sources:
+            report = SourceReport(source.name)
+            summarize(report, found[source.name], chains[source.name])
+            discovery = found[source.name]
+            read = discovery.feed_states if discovery and report.status == "completed" else []
+            steps.finish_run(
+                runs[source.name],
+                report.counts,
+                report.status,
+                "; ".join(report.errors) or None,
+                read,
+            )
+            reports.append(report)
     steps.prune_raw_html()
     return _conclude(reports, runs, time.monotonic() - started, settings.fail_share)
 

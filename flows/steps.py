@@ -3,22 +3,20 @@
 
 from __future__ import annotations
 
-import atexit
 import functools
 import logging
 import os
 import socket
-import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from flows import progress
+from flows.runtime import extraction_pool, process_is_dead, registry_for
 from flows.settings import Settings
 from storage import boilerplate as boilerplate_store
 from storage import rawpages, repository
@@ -34,9 +32,8 @@ from tasks.discover.discover import (
 from tasks.discover.fallbacks import complete_pages
 from tasks.discover.warc import WarcEntry
 from tasks.extract.extract import ExtractionResult, PageInput, page_results, pages_to_extract
-from tasks.extract.workers import ExtractionPool, extract_many
+from tasks.extract.workers import extract_many
 from tasks.fetch.fetch import fetch_pages
-from tasks.fetch.hosts import registry_for
 from tasks.records import FeedItem, FeedState, FetchOutcome, PageResult, Recheck, RunCounts
 from tasks.sources import SourceConfig
 
@@ -58,89 +55,11 @@ class Discovery:
     feed_states: list[FeedState] = field(default_factory=list)  # saved when the run completes
 
 
-_pool: ExtractionPool | None = None
-_pool_lock = threading.Lock()
-
-
-def extraction_pool(settings: Settings) -> ExtractionPool | None:
-    """This process's killable extraction pool, created on first use (``extract_workers=0``:
-    extract inline, without a deadline). A change of the workers or limits replaces it."""
-    global _pool
-    workers, limits = settings.extract_workers, settings.pool_limits
-    if workers <= 0:
-        return None
-    with _pool_lock:
-        if _pool is not None and (_pool.size, _pool.limits) != (workers, limits):
-            _pool.shutdown()
-            _pool = None
-        if _pool is None:
-            _pool = ExtractionPool(workers, limits)
-            atexit.register(shutdown_pool)
-        return _pool
-
-
-def shutdown_pool() -> None:
-    global _pool
-    with _pool_lock:
-        if _pool is not None:
-            _pool.shutdown()
-            _pool = None
-
-
 def extract_pages(pages: list[PageInput], settings: Settings) -> list[ExtractionResult]:
     """Extract in the killable pool: a slow, oversized or crashing page is a result with a reason
     (``extract_timeout``, ``html_too_large``, ``extract_crashed``), never a failed batch."""
     limits = settings.pool_limits
     return extract_many(pages, extraction_pool(settings), limits)
-
-
-def process_is_dead(
-    host: str | None,
-    pid: int | None,
-    heartbeat: datetime | None,
-    started: datetime | None = None,
-    *,
-    stale_after: timedelta,
-) -> bool:
-    """A run's process is gone when it ran on this machine and its pid no longer exists, or now
-    belongs to a process that started after the run did (the pid was reused, e.g. by this very
-    process in a restarted container), or when the run has not shown life (a stored batch) for
-    ``stale_after``. The start times compare wall clocks: a forward clock step of more than
-    PID_CLOCK_SLACK during a run can make a live run look reused (it then finishes normally)."""
-    if host == socket.gethostname() and pid is not None:
-        ours = pid == os.getpid()
-        if not ours:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return True
-            except PermissionError:
-                pass  # alive, someone else's: its start time still tells
-        born = process_started_at(pid)
-        if born is not None and started is not None and born > started + PID_CLOCK_SLACK:
-            return True
-        if not ours:
-            return False  # alive, and nothing says it is another process
-    return heartbeat is None or datetime.now(UTC) - heartbeat > stale_after
-
-
-PID_CLOCK_SLACK = timedelta(seconds=5)  # the boot time is whole seconds; clocks get adjusted
-
-
-def process_started_at(pid: int) -> datetime | None:
-    """When process ``pid`` started (Linux ``/proc``: its start in clock ticks after boot), or
-    None where that cannot be read."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        boot = next(
-            int(line.split()[1])
-            for line in Path("/proc/stat").read_text().splitlines()
-            if line.startswith("btime ")
-        )
-        ticks = int(fields[19])  # field 22, starttime (fields[0] is field 3, the state)
-    except (OSError, ValueError, IndexError, StopIteration):
-        return None
-    return datetime.fromtimestamp(boot + ticks / os.sysconf("SC_CLK_TCK"), UTC)
 
 
 def _learned(settings: Settings, source: str) -> frozenset[str]:

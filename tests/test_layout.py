@@ -44,13 +44,14 @@ def test_layout_storage_imports_only_the_records_contract(path: Path) -> None:
 def test_layout_importing_everything_connects_nothing() -> None:
     code = (
         "import gc, requests, sqlalchemy\n"
-        "import flows.cli, flows.ingest, flows.serve, flows.steps, storage.repository\n"
+        "import flows.cli, flows.ingest, flows.runtime, flows.serve, flows.steps\n"
+        "import storage.repository\n"
         "import storage.engine, tasks.extract.extract\n"
         "assert not storage.engine._engines, 'engine created at import'\n"
         "objs = gc.get_objects()\n"
         "assert not [o for o in objs if isinstance(o, requests.Session)], 'HTTP session'\n"
         "assert not [o for o in objs if isinstance(o, sqlalchemy.Engine)], 'engine'\n"
-        "assert flows.steps._pool is None, 'process pool at import'\n"
+        "assert flows.runtime._pool is None, 'process pool at import'\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
-from flows.steps import process_is_dead, process_started_at
+from flows.runtime import process_is_dead, process_started_at
 from storage import repository
 from storage.engine import transaction
 from storage.models import IngestRun

@@ -70,7 +70,7 @@ def ingest(
     from flows import progress
     from flows.ingest import ingest_news
     from flows.report import ProgressBars, error_lines, summary_table
-    from flows.steps import shutdown_pool
+    from flows.runtime import shutdown_pool
 
     bars = ProgressBars(console, [s.name for s in selected])
     progress.subscribe(bars)
@@ -133,7 +133,7 @@ def backfill(
     from flows import progress
     from flows.backfill import backfill_news
     from flows.report import ProgressBars, error_lines, summary_table
-    from flows.steps import shutdown_pool
+    from flows.runtime import shutdown_pool
 
     name = source or "backfill"
     bars = ProgressBars(console, [name])
