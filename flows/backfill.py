@@ -15,8 +15,9 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import progress, runtime, steps
-from flows.ingest import SourceReport, batches, result_or_none, submit_work, summarize
+from flows.ingest import batches, result_or_none, submit_work, summarize
 from flows.settings import Settings
+from flows.summary import SourceReport
 from storage import repository
 from storage.migrate import ensure_schema
 from tasks.discover.warc import WarcEntry, as_items, read_entries, scan_warc

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -18,22 +17,14 @@ from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import runtime, steps
-from flows.report import markdown_summary
 from flows.settings import Settings
+from flows.summary import SourceReport, markdown_summary
 from storage import repository
 from storage.migrate import ensure_schema
 from tasks.records import RunCounts
 from tasks.sources import SourceConfig, load_sources, select_sources
 
 T = TypeVar("T")
-
-
-@dataclass(slots=True)
-class SourceReport:
-    source: str
-    status: str = "completed"  # completed | failed
-    counts: RunCounts = field(default_factory=RunCounts)
-    errors: list[str] = field(default_factory=list)
 
 
 def resolve_sources(names: list[str] | None, sources_path: str | None) -> list[SourceConfig]:
