@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from flows.cli.common import fail
 from flows.settings import Settings
 
 if TYPE_CHECKING:
@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 
 console = Console()
 err = Console(stderr=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(search)
 
 
 def _language(value: str | None) -> str | None:
@@ -95,8 +99,7 @@ def search(
             Settings().database_url, query, source=source, since=day, lang=lang, limit=limit
         )
     except SearchUnavailable as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(2) from None
+        raise fail(str(exc)) from None
     if not hits:
         err.print("no results", highlight=False)
         return
