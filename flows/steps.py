@@ -22,14 +22,9 @@ from storage import boilerplate as boilerplate_store
 from storage import rawpages, repository
 from tasks.dedup import boilerplate
 from tasks.dedup.dedup import best_match
-from tasks.discover.discover import (
-    FeedsRead,
-    conditional_headers,
-    conditional_headers_for,
-    fetch_documents,
-    read_feeds,
-)
+from tasks.discover.discover import FeedsRead, conditional_headers, conditional_headers_for
 from tasks.discover.fallbacks import complete_pages
+from tasks.discover.source import fetch_source_documents, read_source
 from tasks.discover.warc import WarcEntry
 from tasks.extract.extract import ExtractionResult, PageInput, page_results, pages_to_extract
 from tasks.extract.workers import extract_many
@@ -132,20 +127,8 @@ def discover_items(
     revalidate = timedelta(hours=settings.feed_revalidate_hours)
     sent = {url: conditional_headers(states.get(url), now, revalidate) for url in urls}
     hosts = registry_for(run_key, config.host_max_failures)
-    fetched = fetch_documents(
-        urls, config, hosts, {u: _with(source.headers, h) for u, h in sent.items()}
-    )
-    feeds = read_feeds(
-        fetched,
-        limit,
-        states,
-        sent,
-        kinds=source.documents,
-        fetch=lambda children: fetch_documents(
-            children, config, hosts, {u: dict(source.headers) for u in children}
-        ),
-        accept=source.wants,
-    )
+    fetched = fetch_source_documents(source, config, hosts, sent)
+    feeds = read_source(source, fetched, limit, config, hosts, states, sent)
     # The documents' new state is saved only when the run completes (finish_run): a run killed
     # or failed before its pages are stored must not make the next run skip them as unchanged.
     repository.record_fetches(settings.database_url, run_id, feeds.outcomes)
