@@ -20,8 +20,10 @@ def boilerplate(
 
     They are stripped from the source's articles stored after they were learned."""
     from storage.boilerplate import learned_lines
+    from storage.engine import snapshot
 
-    rows = learned_lines(_database(), source)
+    with snapshot(_database()) as session:
+        rows = learned_lines(session, source)
     if not rows:
         console.print("no boilerplate learned yet", highlight=False)
         return

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from flows.settings import Settings
 from storage import boilerplate, rawpages
+from storage.engine import snapshot, transaction
 from storage.rawpages import ReextractCounts, StoredPage
 from tasks.extract import PageInput
 from tasks.rawhtml import decompress_body
@@ -31,12 +32,11 @@ def reextract_batch(
     settings: Settings, pages: list[StoredPage], pool: ExtractionPool | None
 ) -> ReextractCounts:
     """Extract one batch of kept pages and store the articles that changed."""
-    learned = {
-        name: boilerplate.learned_keys(settings.database_url, name)
-        if settings.boilerplate
-        else frozenset()
-        for name in {p.source for p in pages}
-    }
+    with snapshot(settings.database_url) as session:
+        learned = {
+            name: boilerplate.learned_keys(session, name) if settings.boilerplate else frozenset()
+            for name in {p.source for p in pages}
+        }
     inputs = [_input(p, learned[p.source]) for p in pages]  # the source's boilerplate stripped
     results = extract_many(inputs, pool, settings.pool_limits)
     counts = ReextractCounts()
@@ -47,7 +47,8 @@ def reextract_batch(
             counts.fail(result.reason)
         else:
             done.append((page, result.article))
-    counts.add(rawpages.apply_reextractions(settings.database_url, done))
+    with transaction(settings.database_url) as session:
+        counts.add(rawpages.apply_reextractions(session, done))
     return counts
 
 

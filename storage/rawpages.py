@@ -9,9 +9,10 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from storage.engine import reading, transaction
+from storage.articles import link_terms
+from storage.engine import reading, snapshot, transaction
 from storage.models import Article, ArticleAuthor, ArticleTag, Author, RawPageRow, Source, Tag
-from storage.repository import link_terms, replace_bands, revise_article
+from storage.revisions import replace_bands, revise_article
 from tasks.records import ExtractedArticle
 
 PRUNE_CHUNK = 500
@@ -98,7 +99,7 @@ def load_pages(db_url: str, raw_ids: Sequence[int]) -> list[StoredPage]:
         .join(Source, Source.id == RawPageRow.source_id)
         .where(RawPageRow.id.in_(list(raw_ids)))
     )
-    with reading(db_url) as connection, Session(bind=connection) as session:
+    with snapshot(db_url) as session:
         rows = session.execute(query).all()
     found = {
         row[0]: StoredPage(
@@ -184,22 +185,21 @@ def _apply(session: Session, article: Article, new: ExtractedArticle) -> bool:
 
 
 def apply_reextractions(
-    db_url: str, done: Sequence[tuple[StoredPage, ExtractedArticle]]
+    session: Session, done: Sequence[tuple[StoredPage, ExtractedArticle]]
 ) -> ReextractCounts:
-    """Store re-extracted articles in one transaction: text, hash, metadata, authors, tags,
-    extractor version, MinHash and bands; an ``article_revisions`` row only where the text
+    """Store re-extracted articles in the caller's transaction: text, hash, metadata, authors,
+    tags, extractor version, MinHash and bands; an ``article_revisions`` row only where the text
     changed. Idempotent: the same extraction applied again changes nothing."""
     counts = ReextractCounts(examined=len(done))
-    with transaction(db_url) as session:
-        for page, new in done:
-            outcome = _reextracted(session, page, new)
-            if outcome == "duplicate_text":
-                counts.fail(outcome)
-            elif outcome == "unchanged":
-                counts.unchanged += 1
-            else:
-                counts.changed += 1
-                counts.revised += outcome == "revised"
+    for page, new in done:
+        outcome = _reextracted(session, page, new)
+        if outcome == "duplicate_text":
+            counts.fail(outcome)
+        elif outcome == "unchanged":
+            counts.unchanged += 1
+        else:
+            counts.changed += 1
+            counts.revised += outcome == "revised"
     return counts
 
 

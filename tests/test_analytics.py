@@ -19,7 +19,7 @@ from sqlalchemy import Integer, bindparam, func, select, update
 from sqlalchemy import text as sql_text
 
 from flows.cli_analytics import ExportFormat, write_export
-from storage import analytics, repository
+from storage import analytics, runs, sql
 from storage.engine import transaction
 from storage.models import (
     Article,
@@ -142,7 +142,7 @@ def bulk_articles(db_url: str, count: int, chars: int = 1500) -> int:
         bindparam("now", type_=UTCDateTime()), bindparam("count", type_=Integer())
     )
     with transaction(db_url) as session:
-        source_id = repository.ensure_source(session, "bulk")
+        source_id = sql.ensure_source(session, "bulk")
         session.execute(
             statement,
             {"count": count, "source_id": source_id, "text": text, "now": datetime.now(UTC)},
@@ -245,7 +245,8 @@ def test_prune_deletes_old_fetches_and_unreferenced_finished_runs(migrated_db: s
     fill(migrated_db)
     old = age(migrated_db, "dw-top", slice(0, 5), days=40)  # 2 runs stored articles, 3 did not
     age(migrated_db, "bbc-world", slice(2, 3), days=10)  # recent enough for a 30-day cutoff
-    stuck = repository.start_run(migrated_db, "dw-top", None)  # never finished
+    with transaction(migrated_db) as session:
+        stuck = runs.start_run(session, "dw-top", None)  # never finished
     with transaction(migrated_db) as session:
         session.execute(
             update(IngestRun)

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from tasks.extract import (
-    ExtractionResult,
     PageInput,
     clean_text,
     content_hash,
     extract_page,
 )
 from tasks.metadata import split_authors
+from tasks.records import ExtractionResult
 from tasks.urls import canonicalize_url
 from tasks.workers import ExtractionPool, extract_many
 
