@@ -60,7 +60,8 @@ def reextract(
 ) -> ReextractCounts:
     """Re-extract every article (of ``source``, whose kept page was fetched since ``since``) from
     its latest kept page."""
-    ids = rawpages.pages_to_reextract(settings.database_url, source, since)
+    with snapshot(settings.database_url) as session:
+        ids = rawpages.pages_to_reextract(session, source, since)
     counts = ReextractCounts()
     pool = (
         ExtractionPool(settings.extract_workers, settings.pool_limits)
@@ -69,9 +70,8 @@ def reextract(
     )
     try:
         for start in range(0, len(ids), settings.batch_size):
-            batch = rawpages.load_pages(
-                settings.database_url, ids[start : start + settings.batch_size]
-            )
+            with snapshot(settings.database_url) as session:
+                batch = rawpages.load_pages(session, ids[start : start + settings.batch_size])
             counts.add(reextract_batch(settings, batch, pool))
             if progress is not None:
                 progress(min(start + settings.batch_size, len(ids)), len(ids))

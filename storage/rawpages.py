@@ -1,4 +1,5 @@
-"""The SQL of kept raw HTML: picking pages to re-extract, applying re-extractions, retention."""
+"""The SQL of kept raw HTML: picking pages to re-extract, applying re-extractions (in the caller's
+session), retention (``prune_raw_pages`` takes the URL: it runs one short transaction per chunk)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from storage.articles import link_terms
-from storage.engine import reading, snapshot, transaction
+from storage.engine import reading, transaction
 from storage.models import Article, ArticleAuthor, ArticleTag, Author, RawPageRow, Source, Tag
 from storage.revisions import replace_bands, revise_article
 from tasks.records import ExtractedArticle
@@ -59,7 +60,7 @@ class ReextractCounts:
 
 
 def pages_to_reextract(
-    db_url: str, source: str | None = None, since: datetime | None = None
+    session: Session, source: str | None = None, since: datetime | None = None
 ) -> list[int]:
     """Ids of the latest kept page of every article (of ``source``, fetched since ``since``),
     oldest article first."""
@@ -78,11 +79,10 @@ def pages_to_reextract(
         query = query.join(Source, Source.id == RawPageRow.source_id).where(Source.name == source)
     if since is not None:
         query = query.where(RawPageRow.fetched_at >= since)
-    with reading(db_url) as connection:
-        return [int(i) for i in connection.execute(query).scalars()]
+    return [int(i) for i in session.execute(query).scalars()]
 
 
-def load_pages(db_url: str, raw_ids: Sequence[int]) -> list[StoredPage]:
+def load_pages(session: Session, raw_ids: Sequence[int]) -> list[StoredPage]:
     """The kept pages ``raw_ids``, in that order."""
     columns = (
         RawPageRow.id,
@@ -99,8 +99,7 @@ def load_pages(db_url: str, raw_ids: Sequence[int]) -> list[StoredPage]:
         .join(Source, Source.id == RawPageRow.source_id)
         .where(RawPageRow.id.in_(list(raw_ids)))
     )
-    with snapshot(db_url) as session:
-        rows = session.execute(query).all()
+    rows = session.execute(query).all()
     found = {
         row[0]: StoredPage(
             row[0], row[1] or 0, row[2], row[3], row[4], bytes(row[5]), row[6], row[7]
@@ -227,8 +226,3 @@ def prune_raw_pages(db_url: str, before: datetime, dry_run: bool = False) -> int
         total += deleted
         if deleted < PRUNE_CHUNK:
             return total
-
-
-def raw_page_count(db_url: str) -> int:
-    with reading(db_url) as connection:
-        return int(connection.execute(select(func.count()).select_from(RawPageRow)).scalar_one())

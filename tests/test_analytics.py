@@ -20,7 +20,7 @@ from sqlalchemy import text as sql_text
 
 from flows.cli_analytics import ExportFormat, write_export
 from storage import analytics, runs, sql
-from storage.engine import transaction
+from storage.engine import snapshot, transaction
 from storage.models import (
     Article,
     ArticleAuthor,
@@ -197,7 +197,8 @@ def test_export_of_many_rows_keeps_memory_flat(migrated_db: str) -> None:
 def test_source_stats_counts_per_source(newsrooms: Filled, dialect: str) -> None:
     db_url, room = newsroom(newsrooms, dialect)
 
-    stats = {s.source: s for s in analytics.source_stats(db_url)}
+    with snapshot(db_url) as session:
+        stats = {s.source: s for s in analytics.source_stats(session)}
 
     assert sorted(stats) == sorted(room.articles)
     for name, s in stats.items():
@@ -211,7 +212,8 @@ def test_source_stats_counts_per_source(newsrooms: Filled, dialect: str) -> None
         )
         assert got == want, name
         assert s.last_run_at is not None and s.last_run_at.tzinfo is not None
-    later = analytics.source_stats(db_url, now=room.now + timedelta(days=8))
+    with snapshot(db_url) as session:
+        later = analytics.source_stats(session, now=room.now + timedelta(days=8))
     assert [s.failures_7d for s in later] == [0, 0, 0]  # out of the 7-day window
 
 
