@@ -249,10 +249,10 @@ def extract_fetched(
 ) -> list[ExtractedPage]:
     """Each fetched page with the extraction of its body (none for a page that was not
     fetched): the extractable pages go to ``extract`` as one list."""
-    todo = [page for page in pages if page.extractable]
-    results = extract([page_input(page.fetch, learned, options) for page in todo])
-    by_page = {id(page): result for page, result in zip(todo, results, strict=True)}
-    return [ExtractedPage(page, by_page.get(id(page))) for page in pages]
+    todo = [n for n, page in enumerate(pages) if page.extractable]
+    results = extract([page_input(pages[n].fetch, learned, options) for n in todo])
+    by_index = dict(zip(todo, results, strict=True))
+    return [ExtractedPage(page, by_index.get(n)) for n, page in enumerate(pages)]
 
 
 def page_result(extracted: ExtractedPage, keep_raw: bool = True) -> PageResult:
