@@ -185,16 +185,16 @@ def run_plain_steps(sources: str) -> None:
     key = uuid.uuid4().hex
 
     def one(source: Any) -> int:
-        run_id = steps.start_run.fn(source.name, None)
-        found = steps.discover_source.fn(source, run_id, key)
+        run_id = steps.start_run.fn(settings, source.name, None)
+        found = steps.discover_source.fn(settings, source, run_id, key)
         new = 0
         for batch in batches(found.items, settings.batch_size):
-            new += steps.process_batch.fn(source, run_id, key, batch).new
-        steps.finish_run.fn(run_id, found.counts, "completed", None, found.feed_states)
+            new += steps.process_batch.fn(settings, source, run_id, key, batch).new
+        steps.finish_run.fn(settings, run_id, found.counts, "completed", None, found.feed_states)
         return new
 
     start = time.perf_counter()
-    selected = resolve_sources(None, sources)
+    selected = resolve_sources(settings, None, sources)
     with ThreadPoolExecutor(8) as threads:
         new = sum(threads.map(one, selected))
     emit({"plain_steps": time.perf_counter() - start, "new": new})

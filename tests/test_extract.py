@@ -12,7 +12,6 @@ import pytest
 
 from tasks.dedup.urls import canonicalize_url
 from tasks.extract.extract import (
-    ExtractionResult,
     PageInput,
     clean_text,
     content_hash,
@@ -20,6 +19,7 @@ from tasks.extract.extract import (
 )
 from tasks.extract.metadata import split_authors
 from tasks.extract.workers import ExtractionPool, extract_many
+from tasks.records import ExtractionResult
 
 POOL_PAGES = ["wired.com/wired.com1", "al.com/al.com1", "nypost.com/nypost.com1"]
 NAV_ONLY = b"<html><body><nav>menu</nav></body></html>"

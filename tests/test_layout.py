@@ -36,7 +36,6 @@ TOO_LONG = {
     "tasks/fetch/fetch.py",  # the fetch owner brings it under 400 lines
     "tasks/discover/discover.py",  # the discover owner brings it under 400 lines
     "tasks/extract/workers.py",  # the workers owner brings it under 400 lines
-    "storage/repository.py",  # split by job on branch r-storage (issue 13)
 }
 
 
@@ -141,7 +140,7 @@ def test_layout_importing_everything_connects_nothing() -> None:
     code = (
         "import gc, requests, sqlalchemy\n"
         "import flows.cli, flows.ingest, flows.runtime, flows.serve, flows.steps\n"
-        "import storage.repository\n"
+        "import storage.articles\n"
         "import storage.engine, tasks.extract.extract\n"
         "assert not storage.engine._engines, 'engine created at import'\n"
         "objs = gc.get_objects()\n"
@@ -153,3 +152,83 @@ def test_layout_importing_everything_connects_nothing() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+# Where ``Settings()`` may be built: the entry points, which pass the value down. CLI commands
+# (every module of the CLI), the flow entry functions, and the flow-state hook ``close`` (Prefect
+# calls it outside the flow's body, so it reads the environment itself).
+SETTINGS_ENTRY_POINTS = {
+    ("flows/ingest.py", "ingest_news"),
+    ("flows/ingest.py", "close"),
+    ("flows/backfill.py", "backfill_news"),
+}
+
+
+def _is_cli(relative: str) -> bool:
+    return relative.startswith("flows/cli/") or (
+        relative.startswith("flows/cli") and relative.count("/") == 1
+    )
+
+
+def settings_calls(path: Path) -> list[tuple[str, int]]:
+    """``(innermost enclosing function, line)`` of every ``Settings(...)`` call in ``path``."""
+    found: list[tuple[str, int]] = []
+
+    def visit(node: ast.AST, function: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            name = function
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                name = child.name
+            elif (
+                isinstance(child, ast.Call)
+                and isinstance(child.func, ast.Name)
+                and child.func.id == "Settings"
+            ):
+                found.append((function, child.lineno))
+            visit(child, name)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")), "<module>")
+    return found
+
+
+def test_layout_settings_are_built_only_at_entry_points() -> None:
+    bad = []
+    for package in ("flows", "tasks", "storage"):
+        for path in package_files(package):
+            relative = path.relative_to(ROOT).as_posix()
+            if _is_cli(relative):
+                continue
+            bad += [
+                f"{relative}:{line} in {function}()"
+                for function, line in settings_calls(path)
+                if (relative, function) not in SETTINGS_ENTRY_POINTS
+            ]
+    assert not bad, "Settings() built outside an entry point (pass it down): " + ", ".join(bad)
+
+
+def test_layout_settings_check_sees_a_call_in_a_helper(tmp_path: Path) -> None:
+    path = tmp_path / "helper.py"
+    path.write_text("def helper():\n    return Settings().batch_size\n", encoding="utf-8")
+    assert settings_calls(path) == [("helper", 2)]
+
+
+@pytest.mark.parametrize("path", package_files("storage"), ids=lambda p: p.name)
+def test_layout_storage_imports_no_private_names(path: Path) -> None:
+    private = {
+        f"{node.module}.{alias.name}"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("storage")
+        for alias in node.names
+        if alias.name.startswith("_")
+    }
+    assert not private, f"{path.relative_to(ROOT)} imports private {sorted(private)}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in package_files("storage") if "migrations" not in p.parts],
+    ids=lambda p: p.name,
+)
+def test_layout_storage_modules_stay_under_400_lines(path: Path) -> None:
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines <= 400, f"{path.relative_to(ROOT)} has {lines} lines"

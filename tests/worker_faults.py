@@ -8,7 +8,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from tasks.extract.extract import ExtractionResult, PageInput, extract_page
+from tasks.extract.extract import PageInput, extract_page
+from tasks.records import ExtractionResult
 
 CRASH_MARK = b"<!-- crash the worker -->"
 

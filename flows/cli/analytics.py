@@ -127,9 +127,11 @@ def stats() -> None:
 
     dups: stored near-copies; failed 7d: failed fetches of the last 7 days (robots.txt aside)."""
     from storage.analytics import source_stats
+    from storage.engine import snapshot
 
     url = require_database(Settings().database_url)
-    rows = source_stats(url)
+    with snapshot(url) as session:
+        rows = source_stats(session)
     if not rows:
         console.print("no sources yet: run `newsflow ingest` first", highlight=False)
         return

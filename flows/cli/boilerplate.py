@@ -26,8 +26,10 @@ def boilerplate(
 
     They are stripped from the source's articles stored after they were learned."""
     from storage.boilerplate import learned_lines
+    from storage.engine import snapshot
 
-    rows = learned_lines(require_database(Settings().database_url), source)
+    with snapshot(require_database(Settings().database_url)) as session:
+        rows = learned_lines(session, source)
     if not rows:
         console.print("no boilerplate learned yet", highlight=False)
         return
