@@ -10,7 +10,7 @@ from typing import Any
 from alembic import command
 from sqlalchemy import text, update
 
-from storage import repository
+from storage import feeds, runs
 from storage.engine import get_engine, transaction
 from storage.migrate import alembic_config, upgrade
 from storage.models import ArticleURL
@@ -58,9 +58,10 @@ def test_story_copies_read_a_feed_item_linked_to_another_sources_article(
     """An aggregator whose feed links to the original's own URL carried the story too."""
     writer = _Writer(migrated_db, Newsroom(now=datetime.now(UTC)))
     writer.run("wire-east", [ORIGINAL])
-    run_id = repository.start_run(migrated_db, "digest", None)
     item = FeedItem(ORIGINAL.url, ORIGINAL.url, title="Digest: the dam opens")
-    repository.record_feed_items(migrated_db, run_id, [item])
+    with transaction(migrated_db) as session:
+        run_id = runs.start_run(session, "digest", None)
+        feeds.record_feed_items(session, run_id, [item])
 
     copies = rows(migrated_db, "SELECT source, url, title FROM story_copies")
     (story,) = rows(migrated_db, "SELECT sources, exact_copies FROM v_story_clusters")

@@ -106,7 +106,7 @@ def observe(pages: Sequence[PageResult]) -> list[PageLines]:
 
 def stories(texts: Sequence[str], near: float = 0.5) -> list[int]:
     """A story number per text: texts whose MinHash similarity reaches ``near`` share one."""
-    from tasks.dedup import signature, similarity  # numpy: only when learning in memory
+    from tasks.dedup.dedup import signature, similarity  # numpy: only when learning in memory
 
     sigs = [signature(text) for text in texts]
     story: list[int] = []

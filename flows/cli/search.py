@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from flows.cli.common import fail
 from flows.settings import Settings
 
 if TYPE_CHECKING:
@@ -30,6 +30,10 @@ class Format(StrEnum):
     table = "table"
     jsonl = "jsonl"
     csv = "csv"
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(search)
 
 
 def _language(value: str | None) -> str | None:
@@ -126,8 +130,7 @@ def search(
             until=until.date() if until is not None else None,
         )
     except SearchUnavailable as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(2) from None
+        raise fail(str(exc)) from None
     if not hits:
         err.print("no results", highlight=False)
         return

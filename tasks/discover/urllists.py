@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
+from tasks.dedup.urls import canonicalize_url
 from tasks.records import FeedItem, FetchOutcome
-from tasks.urls import canonicalize_url
 
 MAX_LOCAL_BYTES = 50_000_000
 

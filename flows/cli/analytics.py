@@ -1,6 +1,6 @@
 """``newsflow export``, ``stats`` and ``prune``: reading the database out, and keeping it small.
 
-Registered on the main app by :func:`register` (``flows/cli.py``); the SQL is in
+Registered on the main app by :func:`register` (``flows/cli/__init__.py``); the SQL is in
 ``storage/analytics.py``.
 """
 
@@ -23,14 +23,11 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from flows.cli.common import date_option, fail, require_database, utc_day, when
 from flows.settings import Settings, redact_url
 
 console = Console()
 err = Console(stderr=True)
-
-
-def _date_option(help_text: str) -> Any:
-    return typer.Option(formats=["%Y-%m-%d"], metavar="YYYY-MM-DD", help=help_text)
 
 
 class Writable(Protocol):
@@ -47,41 +44,6 @@ def register(app: typer.Typer) -> None:
     app.command()(export)
     app.command()(stats)
     app.command()(prune)
-
-
-def _database() -> str:
-    """The configured database URL, once it is known to exist at the code's schema revision."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from storage.engine import is_sqlite
-    from storage.migrate import current_revision, head_revision
-
-    url = Settings().database_url
-    shown = redact_url(url)
-    path = make_url(url).database
-    if is_sqlite(url) and path and path != ":memory:" and not Path(path).exists():
-        err.print(f"[red]error:[/] no database at {shown}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2)
-    try:
-        current = current_revision(url)
-    except SQLAlchemyError as exc:
-        err.print(f"[red]error:[/] cannot open {shown}: {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-    if current != head_revision():
-        err.print(
-            f"[red]error:[/] {shown} is at schema revision {current or 'none'}, the code at "
-            f"{head_revision()}; run `newsflow db upgrade` first",
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(2)
-    return url
-
-
-def _utc_day(value: datetime | None, days: int = 0) -> datetime | None:
-    """A ``YYYY-MM-DD`` option as the UTC midnight ``days`` later."""
-    return None if value is None else value.replace(tzinfo=UTC) + timedelta(days=days)
 
 
 def _json_default(value: object) -> str:
@@ -132,8 +94,8 @@ def _output(path: Path | None) -> Iterator[TextIO]:
 def export(
     fmt: Annotated[ExportFormat, typer.Option("--format", help="Output format.")],
     source: Annotated[str | None, typer.Option(help="Only this source's articles.")] = None,
-    since: Annotated[datetime | None, _date_option("From this day on (UTC, inclusive).")] = None,
-    until: Annotated[datetime | None, _date_option("Up to this day (UTC, inclusive).")] = None,
+    since: Annotated[datetime | None, date_option("From this day on (UTC, inclusive).")] = None,
+    until: Annotated[datetime | None, date_option("Up to this day (UTC, inclusive).")] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
     ] = None,
@@ -143,8 +105,8 @@ def export(
     Dates filter on published_at, or fetched_at when a page gave no date."""
     from storage.analytics import export_rows
 
-    url = _database()
-    rows = export_rows(url, source, _utc_day(since), _utc_day(until, days=1))
+    url = require_database(Settings().database_url)
+    rows = export_rows(url, source, utc_day(since), utc_day(until, days=1))
     try:
         with closing(rows), _output(output) as stream:
             count = write_export(rows, fmt, stream)
@@ -152,14 +114,9 @@ def export(
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise typer.Exit(0) from None
     except OSError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        raise fail(str(exc), 1) from None
     where = str(output) if output is not None else "stdout"
     err.print(f"exported {count} article(s) to {where}", highlight=False, soft_wrap=True)
-
-
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
 STATUS_STYLE = {"completed": "green", "running": "cyan"}
@@ -170,9 +127,11 @@ def stats() -> None:
 
     dups: stored near-copies; failed 7d: failed fetches of the last 7 days (robots.txt aside)."""
     from storage.analytics import source_stats
+    from storage.engine import snapshot
 
-    url = _database()
-    rows = source_stats(url)
+    url = require_database(Settings().database_url)
+    with snapshot(url) as session:
+        rows = source_stats(session)
     if not rows:
         console.print("no sources yet: run `newsflow ingest` first", highlight=False)
         return
@@ -189,7 +148,7 @@ def stats() -> None:
     for name, total in zip(("articles", "dups", "failed 7d", "runs"), totals, strict=True):
         table.add_column(name, footer=str(total), justify="right", no_wrap=True)
     latest = max((r.last_run_at for r in rows if r.last_run_at), default=None)
-    table.add_column("last run (UTC)", footer=_when(latest), no_wrap=True)
+    table.add_column("last run (UTC)", footer=when(latest), no_wrap=True)
     table.add_column("status", no_wrap=True)
     for r in rows:
         status = r.last_status or "-"
@@ -200,7 +159,7 @@ def stats() -> None:
             str(r.duplicates),
             str(r.failures_7d),
             str(r.runs),
-            _when(r.last_run_at),
+            when(r.last_run_at),
             f"[{style}]{status}[/]" if style else status,
         )
     console.print(table)
@@ -237,7 +196,7 @@ def prune(
     from storage.analytics import prune as prune_rows
     from storage.rawpages import prune_raw_pages
 
-    url = _database()
+    url = require_database(Settings().database_url)
     now = datetime.now(UTC)
     keep: float | None = raw_html_older_than
     if keep is None and Settings().raw_html_retention_days > 0:
@@ -248,17 +207,17 @@ def prune(
     counts = prune_rows(url, fetches_before, runs_before, dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"
     console.print(
-        f"fetches: {verb} {counts.fetches} row(s) fetched before {_when(fetches_before)} UTC",
+        f"fetches: {verb} {counts.fetches} row(s) fetched before {when(fetches_before)} UTC",
         highlight=False,
     )
     if runs_before is not None:
         console.print(
-            f"ingest_runs: {verb} {counts.runs} row(s) finished before {_when(runs_before)} UTC",
+            f"ingest_runs: {verb} {counts.runs} row(s) finished before {when(runs_before)} UTC",
             highlight=False,
         )
     if raw_before is not None:
         raw = prune_raw_pages(url, raw_before, dry_run=dry_run)
         console.print(
-            f"raw_pages: {verb} {raw} row(s) fetched before {_when(raw_before)} UTC",
+            f"raw_pages: {verb} {raw} row(s) fetched before {when(raw_before)} UTC",
             highlight=False,
         )

@@ -5,49 +5,36 @@ recording) and storage/overview.py."""
 
 from __future__ import annotations
 
-import sys
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from flows.cli.common import (
+    DASH,
+    SourcesOption,
+    console,
+    database_problem,
+    err,
+    fail,
+    load,
+    when,
+)
 from flows.settings import Settings, redact_url
-from tasks.sources import SourceConfig, SourcesError, load_sources, select_sources
+from tasks.sources import SourceConfig, SourcesError, select_sources
 
 if TYPE_CHECKING:
     from storage.overview import SourceActivity
-    from tasks.probe import Probe
-    from tasks.sitefinder import SiteReport
+    from tasks.authoring.probe import Probe
+    from tasks.authoring.sitefinder import SiteReport
 
 app = typer.Typer(no_args_is_help=True, help="Add and check sources: list, try, discover, record.")
-console = Console(width=None if sys.stdout.isatty() else 140)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
-DASH = "-"
-
-SourcesOption = Annotated[
-    Path | None,
-    typer.Option("--sources", help="Sources file (default: NEWSFLOW_SOURCES or ./sources.yaml)."),
-]
 
 
 def register(parent: typer.Typer) -> None:
     parent.add_typer(app, name="sources")
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
-def _load(sources: Path | None) -> list[SourceConfig]:
-    try:
-        return load_sources(sources or Settings().sources)
-    except SourcesError as exc:
-        raise _fail(str(exc)) from None
 
 
 def _source(target: str, sources: Path | None) -> SourceConfig:
@@ -56,30 +43,24 @@ def _source(target: str, sources: Path | None) -> SourceConfig:
         try:
             return SourceConfig(name="adhoc", feeds=[target], interval=3600)
         except ValueError as exc:
-            raise _fail(f"{target!r} is not a feed URL we can fetch: {exc}") from None
+            raise fail(f"{target!r} is not a feed URL we can fetch: {exc}") from None
     try:
-        (source,) = select_sources(_load(sources), [target])
+        (source,) = select_sources(load(sources or Settings().sources), [target])
     except SourcesError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     return source
-
-
-def _when(value: datetime | None, form: str = "%Y-%m-%d %H:%M") -> str:
-    return value.strftime(form) if value is not None else DASH
 
 
 def _activity(db_url: str) -> tuple[dict[str, SourceActivity], str | None]:
     """The database's view of the sources, or nothing and why (missing or unreadable)."""
-    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
-    from storage.engine import is_sqlite
     from storage.overview import source_activity
 
+    problem = database_problem(db_url, current=False)
+    if problem is not None:
+        return {}, problem
     shown = redact_url(db_url)
-    path = make_url(db_url).database
-    if is_sqlite(db_url) and (not path or path == ":memory:" or not Path(path).exists()):
-        return {}, f"no database at {shown}"
     try:
         return source_activity(db_url), None
     except SQLAlchemyError as exc:
@@ -108,7 +89,7 @@ def sources_table(sources: list[SourceConfig], activity: dict[str, SourceActivit
             "\n".join(source.documents),
             _schedule(source),
             "yes" if source.enabled else "no",
-            _when(seen.last_run_at if seen else None),
+            when(seen.last_run_at if seen else None),
             (seen.last_status if seen else None) or DASH,
             *numbers,
         )
@@ -118,7 +99,7 @@ def sources_table(sources: list[SourceConfig], activity: dict[str, SourceActivit
 @app.command("list")
 def list_sources(sources: SourcesOption = None) -> None:
     """Every source in the sources file, with its latest run and stored articles."""
-    configured = _load(sources)
+    configured = load(sources or Settings().sources)
     activity, problem = _activity(Settings().database_url)
     console.print(sources_table(configured, activity))
     if problem:
@@ -135,7 +116,7 @@ def _items_table(probe: Probe, count: int) -> Table:
     table.add_column("title", ratio=2, overflow="fold")
     table.add_column("link", ratio=3, overflow="fold")
     for number, item in enumerate(probe.items[:count], 1):
-        table.add_row(str(number), _when(item.published_at), item.title or DASH, item.url)
+        table.add_row(str(number), when(item.published_at), item.title or DASH, item.url)
     return table
 
 
@@ -150,7 +131,7 @@ def _pages_table(probe: Probe) -> Table:
             continue
         table.add_row(
             article.title or DASH,
-            _when(article.published_at, "%Y-%m-%d"),  # pages give days, often no time
+            when(article.published_at, "%Y-%m-%d"),  # pages give days, often no time
             ", ".join(article.authors) or DASH,
             str(article.word_count),
             article.language or DASH,
@@ -181,7 +162,7 @@ def try_source(
 ) -> None:
     """Dry run: read the feed(s), list items, extract a few and warn; writes nothing. Exit 1 when
     no feed can be read or nothing extracts."""
-    from tasks.probe import probe_source
+    from tasks.authoring.probe import probe_source
 
     source = _source(target, sources)
     settings = Settings()
@@ -191,7 +172,7 @@ def try_source(
     if not probe.ok:
         readable = any(f.reason == "ok" for f in probe.feeds)
         why = "nothing could be extracted" if readable else "no feed could be read"
-        raise _fail(f"{source.name}: {why}", 1)
+        raise fail(f"{source.name}: {why}", 1)
     console.print(f"[green]ok[/]: {source.name} reads and extracts", highlight=False)
 
 
@@ -217,14 +198,14 @@ def discover(
 ) -> None:
     """Find a site's feeds and sitemaps, check each, and print a sources.yaml entry on stdout
     (the report goes to stderr). Exit 1 when no usable feed is found."""
-    from tasks.sitefinder import discover_site, slug_for, source_entry
+    from tasks.authoring.sitefinder import discover_site, slug_for, source_entry
 
     report = discover_site(url, Settings().fetch_config())
     if report.home_reason != "ok":
         err.print(f"home page {url}: {report.home_reason}", highlight=False, soft_wrap=True)
     err.print(_candidates_table(report))
     if not report.usable("feed"):
-        raise _fail(f"no usable feed found at {url}", 1)
+        raise fail(f"no usable feed found at {url}", 1)
     typer.echo(source_entry(report, name or slug_for(url), interval), nl=False)
 
 
@@ -242,7 +223,7 @@ def record(
 ) -> None:
     """Save the source's feed(s) and a few pages with what extraction makes of them, under
     DIR/NAME, for tests/test_source_fixtures.py."""
-    from tasks.recording import RecordingError, record_source
+    from tasks.authoring.recording import RecordingError, record_source
 
     source = _source(name, sources)
     settings = Settings()
@@ -250,7 +231,7 @@ def record(
     try:
         expected = record_source(source, settings.fetch_config(source.delay), target, pages, force)
     except RecordingError as exc:
-        raise _fail(f"{source.name}: {exc}", 1) from None
+        raise fail(f"{source.name}: {exc}", 1) from None
     for feed in expected["feeds"]:
         console.print(f"{feed['file']}: {len(feed['items'])} items", highlight=False)
     for page in expected["pages"]:

@@ -4,25 +4,22 @@ paths. Every candidate is fetched through the fetch layer and parsed before it i
 
 from __future__ import annotations
 
-import io
 import re
-import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from urllib.parse import urljoin
-from xml.etree import ElementTree
 
 import yaml
 
-from tasks.discover import FeedParseError, parse_feed
-from tasks.encoding import decode_html
-from tasks.fetch import FetchConfig, fetch_pages
-from tasks.hosts import HostRegistry, host_key
+from tasks.dedup.urls import canonicalize_url, site_domain
+from tasks.discover.discover import FeedParseError, parse_feed
+from tasks.discover.sitemaps import MAX_INFLATED, SitemapError, gunzip, parse_sitemap
+from tasks.fetch.encoding import decode_html
+from tasks.fetch.fetch import FetchConfig, fetch_pages
+from tasks.fetch.hosts import HostRegistry, host_key
+from tasks.fetch.robots import interpret, robots_url
 from tasks.records import FetchOutcome
-from tasks.robots import interpret, robots_url
-from tasks.urls import canonicalize_url, site_domain
-from tasks.xmlsafe import without_entity_declarations
 
 FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml"})
 FEED_PATHS = (
@@ -37,7 +34,6 @@ FEED_PATHS = (
 SITEMAP_PATHS = ("/sitemap.xml", "/news-sitemap.xml")
 DEFAULT_INTERVAL = 3600  # seconds, the schedule a new entry gets
 _SLUG_JUNK = re.compile(r"[^a-z0-9]+")
-_GZIP = b"\x1f\x8b"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,35 +83,12 @@ def feed_links(html: bytes, base: str, content_type: str | None = None) -> list[
     return [urljoin(base, href) for href in parser.hrefs]
 
 
-def _gunzip(body: bytes, cap: int) -> bytes:
-    inflater = zlib.decompressobj(wbits=31)
-    data = inflater.decompress(body, cap + 1)
-    if len(data) > cap:
-        raise ValueError(f"decompressed sitemap exceeds {cap} bytes")
-    return data
-
-
-def sitemap_entries(body: bytes, cap: int = 50_000_000) -> int:
-    """How many URLs (``urlset``) or child sitemaps (``sitemapindex``) a sitemap lists;
-    ``ValueError`` if it is not one. A gzip file is decompressed up to ``cap`` bytes."""
-    try:
-        data = _gunzip(body, cap) if body.startswith(_GZIP) else body
-        # Safe here: entity declarations are stripped first, expat (>= 2.4) caps amplification
-        # and ElementTree never loads external entities or DTDs.
-        clean = io.BytesIO(without_entity_declarations(data))
-        events = ElementTree.iterparse(clean, ("start",))  # noqa: S314
-        _, root = next(events)
-        kind = root.tag.rsplit("}", 1)[-1]
-        if kind not in ("urlset", "sitemapindex"):
-            raise ValueError(f"root element is {kind}, not urlset or sitemapindex")
-        child = "url" if kind == "urlset" else "sitemap"
-        count = 0
-        for _, element in events:
-            if element.tag.rsplit("}", 1)[-1] == child:
-                count += 1
-        return count
-    except (ElementTree.ParseError, StopIteration, zlib.error) as exc:
-        raise ValueError(f"not XML: {exc}") from exc
+def sitemap_entries(body: bytes, url: str = "", cap: int = MAX_INFLATED) -> int:
+    """How many URLs (``urlset``) or child sitemaps (``sitemapindex``) a sitemap lists, read by
+    the pipeline's own parser (:func:`tasks.discover.sitemaps.parse_sitemap`); a gzip file is
+    inflated up to ``cap`` bytes. :class:`SitemapError` if it is not one."""
+    sitemap = parse_sitemap(gunzip(body, cap), url)
+    return len(sitemap.items) + len(sitemap.children)
 
 
 def _judge(outcome: FetchOutcome, kind: str, via: str) -> Candidate:
@@ -126,10 +99,10 @@ def _judge(outcome: FetchOutcome, kind: str, via: str) -> Candidate:
         if kind == "feed":
             entries = len(parse_feed(outcome.body, final, outcome.content_type).items)
         else:
-            entries = sitemap_entries(outcome.body)
+            entries = sitemap_entries(outcome.body, final)
     except FeedParseError as exc:
         return Candidate(outcome.url, kind, via, exc.reason, final_url=final)
-    except ValueError:
+    except SitemapError:
         return Candidate(outcome.url, kind, via, "not_a_sitemap", final_url=final)
     return Candidate(outcome.url, kind, via, "ok", entries, final)
 

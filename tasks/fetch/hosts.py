@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
+    from tasks.fetch.robots import Robots
     from tasks.records import FetchOutcome
-    from tasks.robots import Robots
 
 # Outcomes that count against a host (the server or the path to it is failing).
 HOST_FAILURES = frozenset({"conn_error", "timeout", "dns_error", "tls_error"})
@@ -39,7 +39,8 @@ class HostState:
 
 
 class HostRegistry:
-    """Hosts seen in one run. Thread-safe; shared by every batch of the run in this process."""
+    """Hosts seen in one run. Thread-safe; shared by every batch of the run in this process
+    (``flows/runtime.py:registry_for`` holds one per run)."""
 
     def __init__(self, max_failures: int = 5) -> None:
         self.max_failures = max_failures
@@ -79,20 +80,3 @@ class HostRegistry:
         state = self.host(key)
         if state.skipped is None:
             state.skipped = why
-
-
-_registries: dict[str, HostRegistry] = {}
-_registries_lock = threading.Lock()
-
-
-def registry_for(run_key: str, max_failures: int = 5) -> HostRegistry:
-    """The host registry of one run in this process (created on first use)."""
-    with _registries_lock:
-        if run_key not in _registries:
-            _registries[run_key] = HostRegistry(max_failures)
-        return _registries[run_key]
-
-
-def release_registry(run_key: str) -> None:
-    with _registries_lock:
-        _registries.pop(run_key, None)

@@ -40,7 +40,8 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
-from tasks.extract import ExtractionResult, PageInput, extract_page, with_detected_language
+from tasks.extract.extract import PageInput, extract_page, with_detected_language
+from tasks.records import ExtractionResult
 
 log = logging.getLogger("newsflow")
 

@@ -12,9 +12,9 @@ from typing import Any
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
-from tasks.fetch import HTML_TYPES
+from tasks.dedup.urls import canonicalize_url
+from tasks.fetch.fetch import HTML_TYPES
 from tasks.records import FeedItem, FetchOutcome
-from tasks.urls import canonicalize_url
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,9 @@ from urllib.parse import urljoin
 
 from lxml import etree
 
+from tasks.dedup.urls import canonicalize_url
+from tasks.discover.xmlsafe import without_entity_declarations
 from tasks.records import FeedItem
-from tasks.urls import canonicalize_url
-from tasks.xmlsafe import without_entity_declarations
 
 MAX_ENTRIES = 50_000  # per document (the sitemaps.org limit)
 MAX_CHILDREN = 1_000  # child sitemaps read from one index

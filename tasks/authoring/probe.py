@@ -6,15 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tasks import discover
-from tasks.discover import FeedsRead, read_feeds
-from tasks.extract import PageInput, extract_page
-from tasks.fallbacks import with_feed_fallbacks
-from tasks.fetch import FetchConfig, fetch_pages
-from tasks.hosts import HostRegistry
+from tasks.dedup.urls import site_domain
+from tasks.discover.fallbacks import with_feed_fallbacks
+from tasks.discover.source import fetch_source_documents, read_source
+from tasks.extract.extract import PageInput, extract_page
+from tasks.fetch.fetch import FetchConfig, fetch_pages
+from tasks.fetch.hosts import HostRegistry
 from tasks.records import ExtractedArticle, FeedItem, FetchOutcome
 from tasks.sources import SourceConfig
-from tasks.urls import site_domain
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,47 +114,19 @@ def check_page(
     return PageCheck(item, "ok", article, tuple(article_findings(article)))
 
 
-def fetch_documents(
-    source: SourceConfig, config: FetchConfig, hosts: HostRegistry
-) -> list[FetchOutcome]:
-    """The source's discovery documents (feeds, sitemaps, URL lists), fetched as the ingest flow
-    fetches them (with the source's headers) but unconditionally; the input of :func:`read`."""
-    urls = list(source.documents)
-    return discover.fetch_documents(urls, config, hosts, {u: dict(source.headers) for u in urls})
-
-
-def read(
-    source: SourceConfig,
-    outcomes: list[FetchOutcome],
-    limit: int,
-    config: FetchConfig,
-    hosts: HostRegistry,
-) -> FeedsRead:
-    """``read_feeds`` as the ingest flow calls it: configured kinds, child sitemaps fetched, the
-    source's URL filter applied."""
-    return read_feeds(
-        outcomes,
-        limit,
-        kinds=source.documents,
-        fetch=lambda children: discover.fetch_documents(
-            children, config, hosts, {u: dict(source.headers) for u in children}
-        ),
-        accept=source.wants,
-    )
-
-
 def probe_source(source: SourceConfig, config: FetchConfig, limit: int, sample: int = 3) -> Probe:
     """Fetch the source's feeds, read up to ``limit`` items, extract the first ``sample``."""
     probe = Probe(source)
     hosts = HostRegistry(config.host_max_failures)
-    fetched = fetch_documents(source, config, hosts)
+    fetched = fetch_source_documents(source, config, hosts)
     for outcome in fetched:
-        alone = read(source, [outcome], limit, config, hosts)  # per document: its own findings
+        # per document: its own findings
+        alone = read_source(source, [outcome], limit, config, hosts)
         first = alone.outcomes[0]
         check = FeedCheck(outcome.url, first.reason, first.detail, len(alone.items))
         probe.feeds.append(check)
         probe.findings.extend(feed_findings(check, alone.items))
-    probe.items = read(source, fetched, limit, config, hosts).items
+    probe.items = read_source(source, fetched, limit, config, hosts).items
     chosen = probe.items[:sample]
     headers = {item.url: dict(source.headers) for item in chosen} if source.headers else None
     pages = fetch_pages([item.url for item in chosen], config, hosts=hosts, headers=headers)

@@ -30,10 +30,10 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from tasks.hosts import HostRegistry, host_key
-from tasks.netguard import BlockedURL, NetworkPolicy, check_url, guarded
+from tasks.fetch.hosts import HostRegistry, host_key
+from tasks.fetch.netguard import BlockedURL, NetworkPolicy, check_url, guarded
+from tasks.fetch.robots import ROBOTS_MAX_BYTES, interpret, robots_url
 from tasks.records import FetchOutcome
-from tasks.robots import ROBOTS_MAX_BYTES, interpret, robots_url
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 CHUNK = 64 * 1024

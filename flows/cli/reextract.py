@@ -10,16 +10,20 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from flows.cli_analytics import _database, _date_option, _utc_day
+from flows.cli.common import date_option, require_database, utc_day
 from flows.settings import Settings
 
 console = Console(width=None if sys.stdout.isatty() else 140)
 
 
+def register(app: typer.Typer) -> None:
+    app.command()(reextract)
+
+
 def reextract(
     source: Annotated[str | None, typer.Option(help="Only this source's articles.")] = None,
     since: Annotated[
-        datetime | None, _date_option("Only pages fetched from this day on (UTC).")
+        datetime | None, date_option("Only pages fetched from this day on (UTC).")
     ] = None,
 ) -> None:
     """Extract articles again from their latest kept raw page (after an extractor upgrade).
@@ -28,7 +32,7 @@ def reextract(
     old one in article_revisions. Running it twice changes nothing the second time."""
     from flows.reextract import reextract as run
 
-    url = _database()
+    url = require_database(Settings().database_url)
     settings = Settings(database_url=url)
     bar = Progress(
         TextColumn("{task.description:<24}"),
@@ -42,7 +46,7 @@ def reextract(
         counts = run(
             settings,
             source,
-            _utc_day(since),
+            utc_day(since),
             lambda done, total: bar.update(task, completed=done, total=total),
         )
     console.print(

@@ -7,18 +7,27 @@ import functools
 import hashlib
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tasks import boilerplate, siblings
-from tasks.clean import clean_body, sanitize
-from tasks.dedup import accept_page_canonical, band_hashes, signature
-from tasks.encoding import decode_html
-from tasks.metadata import clean_title, dates, detect_language, split_authors
-from tasks.rawhtml import compress_page
-from tasks.records import ExtractedArticle, ExtractOptions, FeedItem, FetchOutcome, PageResult
-from tasks.urls import canonicalize_url
+from tasks.dedup import boilerplate
+from tasks.dedup.dedup import accept_page_canonical, band_hashes, signature
+from tasks.dedup.urls import canonicalize_url
+from tasks.extract import siblings
+from tasks.extract.clean import clean_body, sanitize
+from tasks.extract.metadata import clean_title, dates, detect_language, split_authors
+from tasks.extract.rawhtml import compress_page
+from tasks.fetch.encoding import decode_html
+from tasks.records import (
+    ExtractedArticle,
+    ExtractedPage,
+    ExtractionResult,
+    ExtractOptions,
+    FetchedPage,
+    FetchOutcome,
+    PageResult,
+)
 
 MIN_WORDS = 25
 MIN_CHARS = 200  # faults.md H7: shorter bodies are stubs (cookie walls, teasers), not articles
@@ -56,17 +65,9 @@ class PageInput:
     detect_language: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class ExtractionResult:
-    url: str
-    article: ExtractedArticle | None
-    reason: str = "ok"  # machine-readable when article is None
-    detail: str | None = None
-
-
 def clean_text(text: str) -> str:
     """NUL, control and invisible characters removed, runs of spaces collapsed, blank lines
-    squeezed (see tasks.clean.sanitize)."""
+    squeezed (see tasks.extract.clean.sanitize)."""
     return sanitize(text)
 
 
@@ -220,32 +221,56 @@ def pages_to_extract(
 ) -> list[PageInput]:
     """The successfully fetched pages, in order, as extraction inputs (``learned``: the source's
     boilerplate line keys, stripped from each)."""
-    return [
-        PageInput(f.final_url or f.url, f.body, f.content_type, boilerplate=learned)
-        for f in fetched
-        if f.ok and f.body is not None
-    ]
+    return [page_input(f, learned) for f in fetched if f.ok and f.body is not None]
 
 
-def page_results(
-    items: Sequence[FeedItem],
-    fetched: Sequence[FetchOutcome],
-    extracted: Sequence[ExtractionResult],
-    keep_raw: bool = True,
-) -> list[PageResult]:
-    """Pair each item with its fetch and (for fetched pages, in order) its extraction; bodies are
-    dropped from the fetch (kept compressed as ``raw`` with ``keep_raw``), and a failed extraction
-    becomes the fetch row's reason."""
-    results = iter(extracted)
-    pages: list[PageResult] = []
-    for item, outcome in zip(items, fetched, strict=True):
-        slim = dataclasses.replace(outcome, body=None)
-        if not outcome.ok or outcome.body is None:
-            pages.append(PageResult(fetch=slim, item=item))
-            continue
-        extraction = next(results)
-        if extraction.article is None:
-            slim = dataclasses.replace(slim, reason=extraction.reason, detail=extraction.detail)
-        raw = compress_page(outcome) if keep_raw else None
-        pages.append(PageResult(fetch=slim, item=item, article=extraction.article, raw=raw))
-    return pages
+def page_input(
+    outcome: FetchOutcome,
+    learned: frozenset[str] = frozenset(),
+    options: ExtractOptions | None = None,
+) -> PageInput:
+    """A successfully fetched page as an extraction input (``learned``: the source's boilerplate
+    line keys, stripped from it; ``options``: the source's, else the defaults)."""
+    body = outcome.body or b""
+    page = PageInput(
+        outcome.final_url or outcome.url, body, outcome.content_type, boilerplate=learned
+    )
+    return page if options is None else dataclasses.replace(page, options=options)
+
+
+# Extracts a list of pages, one result per input in order (inline, or in the worker pool).
+ExtractMany = Callable[[list[PageInput]], list[ExtractionResult]]
+
+
+def extract_fetched(
+    pages: Sequence[FetchedPage],
+    extract: ExtractMany,
+    learned: frozenset[str] = frozenset(),
+    options: ExtractOptions | None = None,
+) -> list[ExtractedPage]:
+    """Each fetched page with the extraction of its body (none for a page that was not
+    fetched): the extractable pages go to ``extract`` as one list."""
+    todo = [n for n, page in enumerate(pages) if page.extractable]
+    results = extract([page_input(pages[n].fetch, learned, options) for n in todo])
+    by_index = dict(zip(todo, results, strict=True))
+    return [ExtractedPage(page, by_index.get(n)) for n, page in enumerate(pages)]
+
+
+def page_result(extracted: ExtractedPage, keep_raw: bool = True) -> PageResult:
+    """What storage takes of an extracted page: the fetch without its body (kept compressed as
+    ``raw`` with ``keep_raw``) and the article; a failed extraction becomes the fetch row's
+    reason."""
+    item, outcome = extracted.page.item, extracted.page.fetch
+    slim = dataclasses.replace(outcome, body=None)
+    extraction = extracted.extraction
+    if extraction is None or not extracted.page.extractable:
+        return PageResult(fetch=slim, item=item)
+    if extraction.article is None:
+        slim = dataclasses.replace(slim, reason=extraction.reason, detail=extraction.detail)
+    raw = compress_page(outcome) if keep_raw else None
+    return PageResult(fetch=slim, item=item, article=extraction.article, raw=raw)
+
+
+def page_results(pages: Sequence[ExtractedPage], keep_raw: bool = True) -> list[PageResult]:
+    """:func:`page_result` of every page of a batch."""
+    return [page_result(page, keep_raw) for page in pages]

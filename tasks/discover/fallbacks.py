@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tasks.metadata import split_authors
+from tasks.extract.metadata import split_authors
 from tasks.records import ExtractedArticle, FeedItem, PageResult
 
 

@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tasks.discover import read_feeds
-from tasks.extract import PageInput, extract_page
-from tasks.fetch import FetchConfig, fetch_pages
-from tasks.hosts import HostRegistry
-from tasks.probe import fetch_documents, read
+from tasks.discover.discover import read_feeds
+from tasks.discover.source import fetch_source_documents, read_source
+from tasks.extract.extract import PageInput, extract_page
+from tasks.fetch.fetch import FetchConfig, fetch_pages
+from tasks.fetch.hosts import HostRegistry
 from tasks.records import FetchOutcome
 from tasks.sources import SourceConfig
 
@@ -133,8 +133,8 @@ def record_source(
     if directory.exists() and any(directory.iterdir()) and not force:
         raise RecordingError(f"{directory} is not empty (overwrite it with --force)")
     hosts = HostRegistry(config.host_max_failures)
-    feeds = fetch_documents(source, config, hosts)
-    found = read(source, feeds, FEED_LIMIT, config, hosts)
+    feeds = fetch_source_documents(source, config, hosts)
+    found = read_source(source, feeds, FEED_LIMIT, config, hosts)
     if found.feeds_ok == 0:
         raise RecordingError("no feed could be read: " + "; ".join(found.errors))
     fetched = fetch_pages([item.url for item in found.items[: pages * 2]], config, hosts=hosts)

@@ -1,6 +1,7 @@
 """Discovery: turn fetched documents into feed items. RSS 0.9x/1.0/2.0 and Atom are parsed here;
-sitemaps (``tasks/sitemaps.py``) and URL lists (``tasks/urllists.py``) are dispatched to by the
-document's kind, detected from its bytes unless the source says which kind it is."""
+sitemaps (``tasks/discover/sitemaps.py``) and URL lists (``tasks/discover/urllists.py``) are
+dispatched to by the document's kind, detected from its bytes unless the source says which kind
+it is."""
 
 from __future__ import annotations
 
@@ -18,13 +19,13 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from tasks.fetch import FetchConfig, fetch_pages
-from tasks.hosts import HostRegistry
+from tasks.dedup.urls import canonicalize_url
+from tasks.discover.sitemaps import SitemapError, gunzip, parse_sitemap
+from tasks.discover.urllists import is_local, looks_like_url_list, parse_url_list, read_local
+from tasks.discover.xmlsafe import without_entity_declarations
+from tasks.fetch.fetch import FetchConfig, fetch_pages
+from tasks.fetch.hosts import HostRegistry
 from tasks.records import FeedItem, FeedState, FetchOutcome, Recheck
-from tasks.sitemaps import SitemapError, gunzip, parse_sitemap
-from tasks.urllists import is_local, looks_like_url_list, parse_url_list, read_local
-from tasks.urls import canonicalize_url
-from tasks.xmlsafe import without_entity_declarations
 
 _TAG = re.compile(r"<[^>]*>")
 MAX_TITLE = 500  # characters kept of a feed item's title

@@ -10,7 +10,13 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from flows.cli_analytics import _database, _when, console
+from flows.cli.analytics import console
+from flows.cli.common import require_database, when
+from flows.settings import Settings
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(boilerplate)
 
 
 def boilerplate(
@@ -20,8 +26,10 @@ def boilerplate(
 
     They are stripped from the source's articles stored after they were learned."""
     from storage.boilerplate import learned_lines
+    from storage.engine import snapshot
 
-    rows = learned_lines(_database(), source)
+    with snapshot(require_database(Settings().database_url)) as session:
+        rows = learned_lines(session, source)
     if not rows:
         console.print("no boilerplate learned yet", highlight=False)
         return
@@ -32,5 +40,5 @@ def boilerplate(
     table.add_column("line")
     for row in rows:
         line = row.line if len(row.line) <= 200 else row.line[:199] + "…"
-        table.add_row(row.source, str(row.pages_seen), _when(row.last_seen_at), Text(line))
+        table.add_row(row.source, str(row.pages_seen), when(row.last_seen_at), Text(line))
     console.print(table)
