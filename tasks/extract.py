@@ -11,11 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tasks import boilerplate, siblings
-from tasks.clean import clean_body, sanitize
+from tasks import boilerplate
+from tasks.body import body_text
+from tasks.clean import Skip, sanitize
 from tasks.dedup import accept_page_canonical, band_hashes, signature
 from tasks.encoding import decode_html
-from tasks.metadata import clean_title, dates, detect_language, split_authors
+from tasks.jsonld import StructuredData, read_structured
+from tasks.metadata import dates, detect_language
+from tasks.pagemeta import author_tags, choose_authors, choose_title, first_heading
 from tasks.rawhtml import compress_page
 from tasks.records import ExtractedArticle, ExtractOptions, FeedItem, FetchOutcome, PageResult
 from tasks.urls import canonicalize_url
@@ -131,8 +134,21 @@ def _not_an_article(raw: str, text: str) -> str | None:
     return None
 
 
-def extract_page(page: PageInput) -> ExtractionResult:
-    """Extract one page; a page with no usable text is a result with a reason, not an error."""
+@dataclass(frozen=True, slots=True)
+class ParsedPage:
+    """A page as trafilatura read it, with its title and authors chosen (:func:`parse_page`)."""
+
+    html: str  # decoded
+    tree: Any  # the parsed page (lxml), read only
+    data: dict[str, Any]  # trafilatura's document
+    structured: StructuredData
+    title: str | None
+    authors: tuple[str, ...]
+    raw: str  # trafilatura's body text, sanitized
+
+
+def parse_page(page: PageInput) -> ParsedPage | ExtractionResult:
+    """Decode and parse one page and run trafilatura on it; a failure is a result with a reason."""
     trafilatura = _trafilatura()
     options = page.options or ExtractOptions()
     html = decode_html(page.html, page.content_type)
@@ -154,28 +170,46 @@ def extract_page(page: PageInput) -> ExtractionResult:
     if doc is None:
         return ExtractionResult(page.url, None, "no_extractable_text", "trafilatura found no body")
     data = doc if isinstance(doc, dict) else doc.as_dict()
-    title = clean_title(
-        _clean_field(data.get("title")), _clean_field(data.get("sitename")), page.url
+    structured = read_structured(tree)
+    site = _clean_field(data.get("sitename"))
+    heading = _clean_field(first_heading(tree))
+    title = _clean_field(
+        choose_title(structured, _clean_field(data.get("title")), heading, site, page.url)
     )
+    byline = _clean_field(data.get("author"))
+    authors = choose_authors(structured, byline, author_tags(tree), site, page.url)
     raw = sanitize(data.get("text") or "")
-    text = clean_body(siblings.restore(tree, clean_body(raw, title), raw), title)
-    keys = boilerplate.line_keys(text)  # before stripping: what learning counts
-    text = boilerplate.strip(text, page.boilerplate)  # before counting words and hashing
-    reason = _not_an_article(raw, text)
+    return ParsedPage(html, tree, data, structured, title, authors, raw)
+
+
+def page_body(
+    page: PageInput, parsed: ParsedPage, skip: Skip = frozenset()
+) -> tuple[str, str, str | None]:
+    """(cleaned body, stored body, why it is not an article or None): the stored body is the
+    cleaned one without the source's boilerplate lines (``skip``: body rules left out, see
+    :data:`tasks.body.RULES`)."""
+    cleaned = body_text(parsed.tree, parsed.raw, parsed.title, skip)
+    text = boilerplate.strip(cleaned, page.boilerplate)  # before counting words and hashing
+    return cleaned, text, _not_an_article(parsed.raw, text)
+
+
+def extract_page(page: PageInput) -> ExtractionResult:
+    """Extract one page; a page with no usable text is a result with a reason, not an error."""
+    parsed = parse_page(page)
+    if isinstance(parsed, ExtractionResult):
+        return parsed
+    cleaned, text, reason = page_body(page, parsed)
     if reason is not None:
         detail = f"body has {len(_WORD.findall(text))} words, {len(text)} characters"
         return ExtractionResult(page.url, None, reason, detail)
-    return ExtractionResult(page.url, _article(page, html, data, text, title, keys))
+    keys = boilerplate.line_keys(cleaned)  # before stripping: what learning counts
+    return ExtractionResult(page.url, _article(page, parsed, text, keys))
 
 
 def _article(
-    page: PageInput,
-    html: str,
-    data: dict[str, Any],
-    text: str,
-    title: str | None,
-    keys: tuple[str, ...] = (),
+    page: PageInput, parsed: ParsedPage, text: str, keys: tuple[str, ...] = ()
 ) -> ExtractedArticle:
+    data, html = parsed.data, parsed.html
     site_name = _clean_field(data.get("sitename"))
     page_lang = page_language(page.html)
     published, modified, date_source = dates(data.get("date"), html, page.url)
@@ -187,9 +221,9 @@ def _article(
         canonical_url=canonicalize_url(canonical) or canonicalize_url(page.url) or page.url,
         text=text,
         content_hash=content_hash(text),
-        title=title,
+        title=parsed.title,
         description=_clean_field(data.get("description")),
-        authors=split_authors(_clean_field(data.get("author")), site_name, page.url),
+        authors=parsed.authors,
         published_at=published,
         modified_at=modified,
         date_source=date_source,

@@ -16,10 +16,23 @@ _AUTHOR_SPLIT = re.compile(r"\s*(?:;|\||/| and | und | og | och | & |,\s*(?=[A-Z
 _BYLINE = re.compile(r"^(?:by|von|par|por|door|di|de|autor(?:in)?|author|text)\b[:\s]*", re.I)
 _EMAIL = re.compile(r"\S+@\S+\.\w+")
 _NOT_A_PERSON = re.compile(
-    r"^(?:staff(?: writer| reporter)?|red|redaktion|editorial|newsroom|admin|editor|agenturen?)$"
-    r"|\b(?:gmbh|inc|ltd|llc|verlag|ag|s\.a\.)\.?$",
+    r"^(?:staff(?: writer| reporter)?|red|redaktion|editorial|newsroom|admin|editor|agenturen?"
+    r"|journalist|reporter|correspondent|photographer|redakteur(?:in)?|korrespondent(?:in)?)$"
+    r"|\b(?:gmbh|inc|ltd|llc|verlag|ag|s\.a\.)\.?$|\bcondé nast\b|https?\b|^www\b|admin$"
+    r"|\b(?:staff|wire services?|editor-at-large)\b|^[\W\d_]+$",
     re.IGNORECASE,
 )
+# What trails a name in a byline: initials in brackets ("Elena Oberholzer (obe)"), a role
+# ("News reporter", Korean "기자" = reporter), a wire agency ("ERIC TUCKER Associated Press").
+_NAME_TAIL = re.compile(
+    r"\s*\([^)]*\)?$|\s+(?:기자|특파원)(?:\s.*)?$"
+    r"|\s+(?:news |senior |chief )?(?:reporter|correspondent|journalist)$",
+    re.IGNORECASE,
+)
+_AGENCY_TAIL = re.compile(
+    r"^(\S+(?:\s+\S+)+?)[\s,]+(?:associated press|reuters|afp|dpa)$", re.IGNORECASE
+)  # at least two words before it: "The Associated Press" is the agency itself
+MAX_NAME_WORDS = 5  # a longer "name" is a description ("professor of ... at ...")
 _URL_DATE = re.compile(
     r"/((?:19|20)\d\d)[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:/|$|[-_])"
 )
@@ -33,6 +46,7 @@ _META_TIME = {
         r"[\"'][^>]*?content=[\"'])([^\"']{10,40})"
     ),
 }
+_CLOCK = re.compile(r"\d[T ]\d\d:\d\d")  # a timestamp with a time of day, not just a date
 LANGUAGE_CONFIDENCE = 0.9  # py3langid's normalized probability needed to overrule the page
 
 
@@ -77,18 +91,30 @@ def clean_title(title: str | None, site_name: str | None, url: str) -> str | Non
     return title
 
 
+def is_site_name(name: str, site_name: str | None, url: str) -> bool:
+    """Whether an author name is the site's own (its ``og:site_name`` or host name)."""
+    return _plain(name) in _site_names(site_name, url)
+
+
 def split_authors(raw: str | None, site_name: str | None = None, url: str = "") -> tuple[str, ...]:
-    """Names from an author string: split, "By"/"Von" and e-mail addresses stripped, desk labels
-    ("Staff") and companies dropped, repeats removed, and the site's own name dropped when the
-    byline also names people."""
+    """Names from an author string: split, "By"/"Von", e-mail addresses, bracketed initials, role
+    words and agency suffixes stripped, desk labels ("Staff"), roles, companies, web addresses
+    and descriptions dropped, repeats (also as URL slugs) removed, and the site's own name
+    dropped when the byline also names people."""
     if not raw:
         return ()
     sites = _site_names(site_name, url) if url else {_plain(site_name or "")} - {""}
     names: list[str] = []
     for part in _AUTHOR_SPLIT.split(_EMAIL.sub("", raw)):
-        name = _BYLINE.sub("", part.strip()).strip(" ,.;:-()")
-        folded = [n.casefold() for n in names]
-        if len(name) >= 2 and name.casefold() not in folded and not _NOT_A_PERSON.search(name):
+        name = _AGENCY_TAIL.sub(r"\1", _NAME_TAIL.sub("", _BYLINE.sub("", part.strip())))
+        name = name.strip(" ,.;:-()")
+        folded = {_plain(n) for n in names}  # "Sophie-Foster" repeats "Sophie Foster"
+        if (
+            len(name) >= 2
+            and _plain(name) not in folded
+            and len(name.split()) <= MAX_NAME_WORDS
+            and not _NOT_A_PERSON.search(name)
+        ):
             names.append(name)
     people = tuple(name for name in names if _plain(name) not in sites)
     return people or tuple(names[:1])  # a byline naming only the site keeps it
@@ -134,11 +160,18 @@ def dates(
     day: str | None, html: str, url: str
 ) -> tuple[datetime | None, datetime | None, str | None]:
     """(published, modified, source): the publish day trafilatura found, made precise by the
-    page's own timestamp when that falls on the same day, else the URL's date. The source is
-    "url" when the day is only the URL's (htmldate reads URLs too), else "page"."""
+    page's own timestamp when that falls on the same day, or on the day before or after and
+    names a time of day (htmldate's day is often the next one: the page's ``datePublished``
+    wins, bench/extraction.py), else the URL's date. The
+    source is "url" when the day is only the URL's (htmldate reads URLs too), else "page"."""
     published = parse_moment(day)
-    stamp = page_time(html, "published")
-    precise = bool(stamp) and (published is None or _local_day(stamp or "") == published.date())
+    stamp = page_time(html, "published") or ""
+    day_of_stamp = _local_day(stamp) if stamp else None
+    precise = day_of_stamp is not None and (
+        published is None
+        or day_of_stamp == published.date()
+        or (bool(_CLOCK.search(stamp)) and abs((day_of_stamp - published.date()).days) <= 1)
+    )
     if precise:
         published = parse_moment(stamp) or published
     modified = parse_moment(page_time(html, "modified"))
