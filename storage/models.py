@@ -137,6 +137,10 @@ class Article(Base):
     # What made the text (NULL for articles stored before migration 0007).
     extractor: Mapped[str | None] = mapped_column(String(32))
     extractor_version: Mapped[str | None] = mapped_column(String(32))
+    # Access (migration 0012): the page's JSON-LD isAccessibleForFree, and whether the stored
+    # text is a paywall's teaser. NULL for articles stored before it (and "not stated").
+    is_accessible_for_free: Mapped[bool | None] = mapped_column(Boolean)
+    paywall_teaser: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class MinhashBand(Base):

@@ -395,6 +395,8 @@ def _insert_article(
         "authors_source": article.authors_source,
         "extractor": article.extractor[:32],
         "extractor_version": article.extractor_version[:32],
+        "is_accessible_for_free": article.accessible_for_free,
+        "paywall_teaser": article.paywall_teaser,
     }
     statement = _insert(session, Article).values(values).on_conflict_do_nothing()
     return session.execute(statement.returning(Article.id)).scalar_one_or_none()
@@ -636,6 +638,7 @@ def revise_article(
     old.word_count, old.minhash, old.fetched_at = new.word_count, new.minhash or None, fetched_at
     old.revised_at = revised_at or fetched_at
     old.extractor, old.extractor_version = new.extractor[:32], new.extractor_version[:32]
+    old.is_accessible_for_free, old.paywall_teaser = new.accessible_for_free, new.paywall_teaser
     replace_bands(session, article_id, new.bands)
     return True
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tasks import boilerplate
+from tasks.access import paywall_teaser
 from tasks.body import body_text
 from tasks.clean import Skip, sanitize
 from tasks.dedup import accept_page_canonical, band_hashes, signature
@@ -214,6 +215,7 @@ def _article(
     page_lang = page_language(page.html)
     published, modified, date_source = dates(data.get("date"), html, page.url)
     sig = signature(text)
+    words = len(_WORD.findall(text))
     declared = _clean_field(data.get("url"))  # the page's rel=canonical / og:url
     canonical = declared if declared and accept_page_canonical(page.url, declared) else page.url
     return ExtractedArticle(
@@ -231,10 +233,12 @@ def _article(
         language=detect_language(text, page_lang) if page.detect_language else page_lang,
         image_url=_clean_field(data.get("image")),
         tags=_terms(list(data.get("categories") or []) + list(data.get("tags") or [])),
-        word_count=len(_WORD.findall(text)),
+        word_count=words,
         minhash=sig,
         bands=tuple(band_hashes(sig)),
         line_keys=keys,
+        accessible_for_free=parsed.structured.accessible_for_free,
+        paywall_teaser=paywall_teaser(parsed.structured.accessible_for_free, parsed.raw, words),
     )
 
 

@@ -125,6 +125,10 @@ class ExtractedArticle:
     line_keys: tuple[str, ...] = ()
     extractor: str = "trafilatura"  # what made the text, and its version
     extractor_version: str = field(default_factory=trafilatura_version)
+    # Access: the page's JSON-LD isAccessibleForFree (None: not stated), and whether the body is
+    # only the teaser a paywall shows (tasks/access.py).
+    accessible_for_free: bool | None = None
+    paywall_teaser: bool = False
 
 
 @dataclass(frozen=True, slots=True)
