@@ -14,9 +14,11 @@ from typing import Any
 from tasks import siblings
 from tasks.clean import BODY_RULES, Skip, clean_body
 
-RULES = (*BODY_RULES, "siblings", "articles", "guard")
+RULES = (*BODY_RULES, "siblings", "articles", "guard", "recheck")
 GUARD_WORDS = 100  # trafilatura's text must be this long for the guard to judge it
 KEEP_SHARE = 0.25  # cleaning that keeps less than this share of trafilatura's words is undone
+RECHECK_SHARE = 0.1  # a body that cleaning cut by this share of trafilatura's words is re-checked
+SECOND_SHARE = 0.5  # ... and the precise mode's body wins when it is shorter, but not this short
 LINE_WORDS = 8  # a line this long is looked up in the page's <article> elements
 LEAD_WORDS = 100  # the next story is cut off only after this much of the first one
 _WORD = re.compile(r"\w+")
@@ -81,3 +83,17 @@ def body_text(tree: Any, raw: str, title: str | None, skip: Skip = frozenset()) 
         return cleaned
     restored = siblings.restore(tree, cleaned, raw)
     return cleaned if restored == cleaned else clean_body(restored, title, skip)
+
+
+def needs_recheck(raw: str, cleaned: str) -> bool:
+    """Whether cleaning had to cut much of trafilatura's text: its default mode then took in page
+    clutter, and its ``favor_precision`` mode is asked for a second opinion (a few pages in a
+    hundred, so the second extraction stays off the hot path)."""
+    return _words(cleaned) <= (1 - RECHECK_SHARE) * _words(raw)
+
+
+def second_opinion(cleaned: str, precise: str) -> str:
+    """The precise mode's cleaned body when it is shorter than ours (it left out more clutter)
+    but kept at least half of it (it did not lose the article), else ours."""
+    ours, theirs = _words(cleaned), _words(precise)
+    return precise if SECOND_SHARE * ours <= theirs <= ours and theirs else cleaned

@@ -13,7 +13,7 @@ from typing import Any
 
 from tasks import boilerplate
 from tasks.access import paywall_teaser
-from tasks.body import body_text
+from tasks.body import body_text, needs_recheck, second_opinion
 from tasks.clean import Skip, sanitize
 from tasks.dedup import accept_page_canonical, band_hashes, signature
 from tasks.encoding import decode_html
@@ -148,6 +148,18 @@ class ParsedPage:
     raw: str  # trafilatura's body text, sanitized
 
 
+def _bare_extraction(page: Any, url: str, options: ExtractOptions, metadata: bool = True) -> Any:
+    return _trafilatura().bare_extraction(
+        page,
+        url=url,
+        with_metadata=metadata,
+        include_comments=options.include_comments,
+        include_tables=options.include_tables,
+        favor_precision=options.favor_precision,
+        favor_recall=options.favor_recall,
+    )
+
+
 def parse_page(page: PageInput) -> ParsedPage | ExtractionResult:
     """Decode and parse one page and run trafilatura on it; a failure is a result with a reason."""
     trafilatura = _trafilatura()
@@ -157,15 +169,7 @@ def parse_page(page: PageInput) -> ParsedPage | ExtractionResult:
         # Parsed once, as trafilatura parses: it extracts from a copy of the tree, and
         # siblings.restore reads the untouched tree (no second parse of the page).
         tree = trafilatura.utils.load_html(html)
-        doc = trafilatura.bare_extraction(
-            html if tree is None else tree,
-            url=page.url,
-            with_metadata=True,
-            include_comments=options.include_comments,
-            include_tables=options.include_tables,
-            favor_precision=options.favor_precision,
-            favor_recall=options.favor_recall,
-        )
+        doc = _bare_extraction(html if tree is None else tree, page.url, options)
     except Exception as exc:  # trafilatura may raise on hostile markup: record it, go on
         return ExtractionResult(page.url, None, "extract_error", f"{type(exc).__name__}: {exc}")
     if doc is None:
@@ -183,13 +187,30 @@ def parse_page(page: PageInput) -> ParsedPage | ExtractionResult:
     return ParsedPage(html, tree, data, structured, title, authors, raw)
 
 
+def _precise_raw(page: PageInput, parsed: ParsedPage) -> str | None:
+    """trafilatura's text of the page in ``favor_precision`` mode (the second opinion)."""
+    options = dataclasses.replace(page.options or ExtractOptions(), favor_precision=True)
+    try:
+        doc = _bare_extraction(parsed.tree, page.url, options, metadata=False)
+    except Exception:  # a second opinion that fails is no opinion
+        return None
+    data = doc if doc is None or isinstance(doc, dict) else doc.as_dict()
+    return sanitize(data.get("text") or "") if data else None
+
+
 def page_body(
     page: PageInput, parsed: ParsedPage, skip: Skip = frozenset()
 ) -> tuple[str, str, str | None]:
     """(cleaned body, stored body, why it is not an article or None): the stored body is the
     cleaned one without the source's boilerplate lines (``skip``: body rules left out, see
-    :data:`tasks.body.RULES`)."""
+    :data:`tasks.body.RULES`). A body that cleaning had to cut much of is re-checked against
+    trafilatura's ``favor_precision`` mode (:func:`tasks.body.second_opinion`)."""
     cleaned = body_text(parsed.tree, parsed.raw, parsed.title, skip)
+    asked = "recheck" not in skip and not (page.options or ExtractOptions()).favor_precision
+    if asked and parsed.tree is not None and needs_recheck(parsed.raw, cleaned):
+        other = _precise_raw(page, parsed)
+        if other:
+            cleaned = second_opinion(cleaned, body_text(parsed.tree, other, parsed.title, skip))
     text = boilerplate.strip(cleaned, page.boilerplate)  # before counting words and hashing
     return cleaned, text, _not_an_article(parsed.raw, text)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import lxml.html
 
 from tasks import siblings
-from tasks.body import body_text, guarded, one_story
+from tasks.body import body_text, guarded, needs_recheck, one_story, second_opinion
 
 SENTENCE = "The council approved the new budget for the library after a long debate on Tuesday."
 
@@ -45,3 +45,16 @@ def test_body_text_restores_no_link_list_as_sibling_paragraphs() -> None:
     text = "\n".join(kept)
     assert siblings.restore(tree, text, text) == text
     assert body_text(tree, text, None) == text
+
+
+def test_needs_recheck_when_cleaning_cut_a_tenth_of_the_text() -> None:
+    raw = "\n".join(_story(10, "Budget"))
+    assert needs_recheck(raw, "\n".join(_story(8, "Budget")))
+    assert not needs_recheck(raw, "\n".join(_story(10, "Budget")))
+
+
+def test_second_opinion_takes_a_shorter_precise_body_but_not_a_collapsed_one() -> None:
+    ours = "\n".join(_story(10, "Budget"))
+    assert second_opinion(ours, "\n".join(_story(8, "Budget"))) == "\n".join(_story(8, "Budget"))
+    assert second_opinion(ours, "\n".join(_story(2, "Budget"))) == ours
+    assert second_opinion(ours, "\n".join(_story(12, "Budget"))) == ours
