@@ -6,7 +6,6 @@ import dataclasses
 import functools
 import hashlib
 import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from tasks.dedup import boilerplate
 from tasks.dedup.dedup import accept_page_canonical, band_hashes, signature
 from tasks.dedup.urls import canonicalize_url
+from tasks.dedup.words import comparable_words
 from tasks.extract import siblings
 from tasks.extract.clean import clean_body, sanitize
 from tasks.extract.metadata import clean_title, dates, detect_language, split_authors
@@ -80,7 +80,7 @@ def _clean_field(value: Any) -> str | None:
 
 def content_hash(text: str) -> str:
     """SHA-256 of the text normalized for comparison (case, punctuation and spacing ignored)."""
-    words = _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+    words = comparable_words(text)
     return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()
 
 
