@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.generalize import report  # noqa: E402
-from tasks.body import RULES  # noqa: E402
-from tasks.extract import (  # noqa: E402
+from tasks.extract.body import RULES  # noqa: E402
+from tasks.extract.extract import (  # noqa: E402
     PageInput,
     ParsedPage,
     _trafilatura,

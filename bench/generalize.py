@@ -1,8 +1,8 @@
 """The generalisation protocol of bench/extraction.py: newsflow's body rules judged on held-out
 publishers, per-page wins and losses against plain trafilatura, and the worst pages explained.
 
-- Ablation: every rule of ``tasks.body.RULES`` is switched off in turn on every dev page. A rule
-  helps a publisher when switching it off lowers that publisher's mean page F1, hurts it when
+- Ablation: every rule of ``tasks.extract.body.RULES`` is switched off in turn on every dev page.
+  A rule helps a publisher when switching it off lowers that publisher's mean page F1, hurts it when
   switching it off raises it.
 - Leave-one-publisher-out: for each publisher, the rules are judged on the *other* publishers only
   (a rule is kept when it helps more of them than it hurts), and the held-out publisher's pages

@@ -9,12 +9,12 @@ import lxml.html
 import pytest
 from sqlalchemy import select
 
-from storage import repository
+from storage import articles, runs
 from storage.engine import transaction
 from storage.models import Article
-from tasks.access import paywall_teaser
-from tasks.extract import PageInput, extract_page
-from tasks.jsonld import read_structured
+from tasks.extract.access import paywall_teaser
+from tasks.extract.extract import PageInput, extract_page
+from tasks.extract.jsonld import read_structured
 from tests.test_storage import article, page
 
 PARAGRAPHS = " ".join(
@@ -71,10 +71,12 @@ def test_extract_page_carries_the_access_flags() -> None:
 
 
 def test_store_pages_keeps_the_access_flags(migrated_db: str) -> None:
-    run_id = repository.start_run(migrated_db, "example", "flow-1")
+    with transaction(migrated_db) as session:
+        run_id = runs.start_run(session, "example", "flow-1")
     url = "https://example.com/paid"
     stored = article(url, accessible_for_free=False, paywall_teaser=True)
-    repository.store_pages(migrated_db, run_id, [page(url, stored)])
+    with transaction(migrated_db) as session:
+        articles.store_pages(session, run_id, [page(url, stored)])
     with transaction(migrated_db) as session:
         row = session.execute(select(Article.is_accessible_for_free, Article.paywall_teaser)).one()
     assert tuple(row) == (False, True)

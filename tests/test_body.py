@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import lxml.html
 
-from tasks import siblings
-from tasks.body import body_text, guarded, needs_recheck, one_story, second_opinion
+from tasks.extract import siblings
+from tasks.extract.body import body_text, guarded, needs_recheck, one_story, second_opinion
 
 SENTENCE = "The council approved the new budget for the library after a long debate on Tuesday."
 

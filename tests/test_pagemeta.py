@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.jsonld import StructuredData
-from tasks.metadata import split_authors
-from tasks.pagemeta import choose_authors, choose_title
+from tasks.extract.jsonld import StructuredData
+from tasks.extract.metadata import split_authors
+from tasks.extract.pagemeta import choose_authors, choose_title
 
 URL = "https://www.example-news.test/politics/1"
 
