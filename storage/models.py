@@ -320,8 +320,8 @@ class RecentPageLine(Base):
 
 
 class RawPageRow(Base):
-    """A fetched page's body, zlib-compressed, kept for re-extraction (``newsflow reextract``)
-    and pruned after ``raw_html_retention_days``."""
+    """A fetched page's body, compressed (zstd; older rows zlib), kept for re-extraction
+    (``newsflow reextract``) and pruned after ``raw_html_retention_days``."""
 
     __tablename__ = "raw_pages"
 
@@ -335,7 +335,7 @@ class RawPageRow(Base):
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
     url: Mapped[str] = mapped_column(Text)
     content_type: Mapped[str | None] = mapped_column(String(255))
-    encoding: Mapped[str] = mapped_column(String(16))  # zlib
+    encoding: Mapped[str] = mapped_column(String(16))  # zstd, or zlib for older rows
     body: Mapped[bytes] = mapped_column(LargeBinary)
     size: Mapped[int] = mapped_column(BigInteger)
     compressed_size: Mapped[int] = mapped_column(BigInteger)

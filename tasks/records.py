@@ -145,7 +145,7 @@ class RawPage:
     content_type: str | None
     body: bytes = field(repr=False)  # compressed with ``encoding``
     size: int  # bytes before compression
-    encoding: str = "zlib"
+    encoding: str = "zstd"  # tasks/rawhtml.py; rows written before 2026-12 are "zlib"
 
 
 @dataclass(frozen=True, slots=True)

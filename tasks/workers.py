@@ -40,7 +40,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
-from tasks.extract import ExtractionResult, PageInput, extract_page, with_detected_language
+from tasks.extract import ExtractionResult, PageInput, extract_page
 
 log = logging.getLogger("newsflow")
 
@@ -72,7 +72,7 @@ def _serve(conn: Connection, extractor: Extractor) -> None:
     """A worker's loop: warm up, say ready, then extract what it is sent until told to stop (or
     until its parent is gone). Ctrl-C is the parent's business: the worker ignores SIGINT."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    extractor(replace(_WARM_UP, detect_language=False))  # the parent detects languages
+    extractor(replace(_WARM_UP, detect_language=False))  # py3langid's model stays unloaded
     conn.send("ready")
     with contextlib.suppress(EOFError, BrokenPipeError):
         while (page := conn.recv()) is not None:
@@ -110,9 +110,8 @@ class _Job:
 
     batch: int
     seq: int
-    page: PageInput = field(compare=False)  # sent with detect_language=False
+    page: PageInput = field(compare=False)
     future: Future[ExtractionResult] = field(compare=False)
-    detect: bool = field(default=True, compare=False)  # detect the language here, in the parent
 
 
 class _Worker:
@@ -188,8 +187,7 @@ class ExtractionPool:
         if refused is not None:
             future.set_result(refused)
             return future
-        sent = replace(page, detect_language=False)
-        job = _Job(batch, next(self._arrivals), sent, future, page.detect_language)
+        job = _Job(batch, next(self._arrivals), page, future)
         with self._lock:
             heapq.heappush(self._queue, job)
             self._ensure_supervisor()
@@ -271,15 +269,9 @@ class ExtractionPool:
                 self._dispatch(worker, job)
 
     def _hand_back(self) -> None:
-        """Give the workers' answers to their callers, each article's language detected here
-        (once per process, not once per worker: py3langid's model is 70 MB)."""
+        """Give the workers' answers to their callers (after feeding the workers again)."""
         settled, self._settled = self._settled, []
         for job, result in settled:
-            if job.detect:
-                try:
-                    result = with_detected_language(result)
-                except Exception:  # never lose a page to language detection: keep the declared
-                    log.exception("language detection failed on %s", job.page.url)
             _resolve(job.future, result)
 
     def _next_job(self) -> _Job | None:

@@ -179,11 +179,11 @@ def test_pool_replaces_a_worker_that_died_while_idle(make_pool: type[ExtractionP
     assert len(pool.started_pids) == 2
 
 
-def test_pool_detects_languages_in_the_parent_not_in_workers(
+def test_pool_detects_languages_without_loading_py3langid(
     make_pool: type[ExtractionPool],
 ) -> None:
-    """Workers never load py3langid's 70 MB model; the pool detects each article's language in
-    the parent, so its results equal inline extraction's."""
+    """A worker detects the body's language with pycld2; py3langid's 70 MB model stays unloaded
+    while pycld2 is sure, and the pool's results equal inline extraction's."""
     text = (
         "The city council voted on Tuesday to expand the bus network to the northern suburbs, "
         "after months of debate about the cost of new routes and the drivers it would need. "
