@@ -18,7 +18,7 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from flows import progress
+from flows import progress, robotscache
 from flows.settings import Settings
 from storage import boilerplate as boilerplate_store
 from storage import rawpages, repository
@@ -33,8 +33,8 @@ from tasks.discover import (
 )
 from tasks.extract import ExtractionResult, PageInput, page_results, pages_to_extract
 from tasks.fallbacks import complete_pages
-from tasks.fetch import fetch_pages
 from tasks.hosts import registry_for
+from tasks.polite import fetch_pages
 from tasks.records import FeedItem, FeedState, FetchOutcome, PageResult, Recheck, RunCounts
 from tasks.sources import SourceConfig
 from tasks.warc import WarcEntry
@@ -302,9 +302,13 @@ def fetch_and_extract(
     config = settings.fetch_config(source.delay)
     hosts = registry_for(run_key, config.host_max_failures)
     headers = {url: dict(source.headers) for url in urls} if source.headers else None
+    if config.robots:
+        robotscache.prime_from_cache(settings.database_url, hosts, urls)
     pool = extraction_pool(settings)
     if pool is None:
-        return fetch_pages(urls, config, hosts=hosts, headers=headers, side=side), None
+        fetched = fetch_pages(urls, config, hosts=hosts, headers=headers, side=side)
+        robotscache.save_to_cache(settings.database_url, hosts)
+        return fetched, None
     learned, options = _learned(settings, source.name), source.extract.options()
     pending: dict[int, Future[ExtractionResult]] = {}
     batch = pool.batch()  # its pages go before those of batches started later
@@ -314,6 +318,7 @@ def fetch_and_extract(
             pending[index] = pool.submit(replace(page, options=options), batch)
 
     fetched = fetch_pages(urls, config, hosts=hosts, headers=headers, side=side, on_outcome=submit)
+    robotscache.save_to_cache(settings.database_url, hosts)
     return fetched, [pending[index].result() for index in sorted(pending)]
 
 
@@ -339,7 +344,10 @@ def recheck_batch(
     config = settings.fetch_config(source.delay)
     sent = {r.url: _with(source.headers, conditional_headers_for(r)) for r in rechecks}
     hosts = registry_for(run_key, config.host_max_failures)
+    if config.robots:
+        robotscache.prime_from_cache(settings.database_url, hosts, sent)
     fetched = fetch_pages([r.url for r in rechecks], config, hosts=hosts, headers=sent)
+    robotscache.save_to_cache(settings.database_url, hosts)
     learned, options = _learned(settings, source.name), source.extract.options()
     inputs = [replace(p, options=options) for p in pages_to_extract(fetched, learned)]
     extracted = extract_pages(inputs, settings)  # as at first store: no false revision

@@ -233,6 +233,19 @@ class FeedStateRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class RobotsFileRow(Base):
+    """Per host (``scheme://host[:port]``): its robots.txt answer, kept across runs until
+    ``expires_at`` (24 hours after the fetch, RFC 9309 §2.4)."""
+
+    __tablename__ = "robots_files"
+
+    host: Mapped[str] = mapped_column(Text, primary_key=True)
+    status_code: Mapped[int] = mapped_column(SmallInteger)
+    body: Mapped[str] = mapped_column(Text)  # the text as read (first 500 KiB); "" for a 4xx
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
 class FeedItemRow(Base):
     """What a source's feed, sitemap or URL list said about an item, kept as found (upserted per
     run), linked to the article once the page is stored."""
@@ -358,6 +371,7 @@ __all__ = [
     "MinhashBand",
     "RawPageRow",
     "RecentPageLine",
+    "RobotsFileRow",
     "Source",
     "Tag",
 ]

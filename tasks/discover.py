@@ -18,8 +18,9 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from tasks.fetch import FetchConfig, fetch_pages
+from tasks.fetch import FetchConfig
 from tasks.hosts import HostRegistry
+from tasks.polite import fetch_pages
 from tasks.records import FeedItem, FeedState, FetchOutcome, Recheck
 from tasks.sitemaps import SitemapError, gunzip, parse_sitemap
 from tasks.urllists import is_local, looks_like_url_list, parse_url_list, read_local

@@ -10,8 +10,9 @@ from tasks import discover
 from tasks.discover import FeedsRead, read_feeds
 from tasks.extract import PageInput, extract_page
 from tasks.fallbacks import with_feed_fallbacks
-from tasks.fetch import FetchConfig, fetch_pages
+from tasks.fetch import FetchConfig
 from tasks.hosts import HostRegistry
+from tasks.polite import fetch_pages
 from tasks.records import ExtractedArticle, FeedItem, FetchOutcome
 from tasks.sources import SourceConfig
 from tasks.urls import site_domain

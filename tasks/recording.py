@@ -16,8 +16,9 @@ from typing import Any
 
 from tasks.discover import read_feeds
 from tasks.extract import PageInput, extract_page
-from tasks.fetch import FetchConfig, fetch_pages
+from tasks.fetch import FetchConfig
 from tasks.hosts import HostRegistry
+from tasks.polite import fetch_pages
 from tasks.probe import fetch_documents, read
 from tasks.records import FetchOutcome
 from tasks.sources import SourceConfig

@@ -17,8 +17,9 @@ import yaml
 
 from tasks.discover import FeedParseError, parse_feed
 from tasks.encoding import decode_html
-from tasks.fetch import FetchConfig, fetch_pages
+from tasks.fetch import FetchConfig
 from tasks.hosts import HostRegistry, host_key
+from tasks.polite import fetch_pages
 from tasks.records import FetchOutcome
 from tasks.robots import interpret, robots_url
 from tasks.urls import canonicalize_url, site_domain

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from tasks.fetch import FetchConfig, fetch, fetch_pages, make_session
+from tasks.fetch import FetchConfig, fetch, make_session
 from tasks.netguard import WEB_PORTS, BlockedURL, NetworkPolicy, check_url
+from tasks.polite import fetch_pages
 from tasks.records import FetchOutcome
 from tests.loopback import LoopbackServer, Route
 

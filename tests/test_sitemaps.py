@@ -15,8 +15,9 @@ import pytest
 from lxml import etree
 
 from tasks.discover import FeedParseError, detect_kind, parse_document, read_feeds
-from tasks.fetch import FetchConfig, fetch_pages
+from tasks.fetch import FetchConfig
 from tasks.netguard import NetworkPolicy
+from tasks.polite import fetch_pages
 from tasks.records import FetchOutcome
 from tasks.sitemaps import SitemapError, gunzip, parse_sitemap
 from tasks.urllists import parse_url_list, read_local

@@ -14,8 +14,9 @@ from storage.engine import transaction
 from storage.models import FeedItemRow
 from tasks.extract import PageInput, extract_page
 from tasks.fallbacks import with_feed_fallbacks
-from tasks.fetch import FetchConfig, fetch_pages
+from tasks.fetch import FetchConfig
 from tasks.netguard import NetworkPolicy
+from tasks.polite import fetch_pages
 from tasks.records import ExtractedArticle, ExtractOptions, FeedItem
 from tasks.sources import SourceConfig, SourcesError, parse_sources
 from tests.loopback import LoopbackServer
