@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from storage.engine import transaction
 from storage.robots import load_robots, save_robots
 from tasks.hosts import HostRegistry, host_key
+from tasks.robots import rules_of
 
 log = logging.getLogger("newsflow")
 
@@ -27,7 +28,7 @@ def prime_from_cache(database_url: str, hosts: HostRegistry, urls: Iterable[str]
     except Exception:
         log.exception("could not read the robots.txt cache; fetching robots.txt instead")
         return
-    hosts.prime_robots({key: record.rules() for key, record in cached.items()})
+    hosts.prime_robots({key: rules_of(record) for key, record in cached.items()})
 
 
 def save_to_cache(database_url: str, hosts: HostRegistry) -> None:

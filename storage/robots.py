@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storage.models import RobotsFileRow
-from tasks.robots import RobotsRecord
+from tasks.records import RobotsRecord
 
 CHUNK = 500
 

@@ -17,8 +17,8 @@ from tasks.netguard import CheckedHosts, NetworkPolicy
 if TYPE_CHECKING:
     import requests
 
-    from tasks.records import FetchOutcome
-    from tasks.robots import Robots, RobotsRecord
+    from tasks.records import FetchOutcome, RobotsRecord
+    from tasks.robots import Robots
 
 # Outcomes that count against a host (the server or the path to it is failing, or throttling).
 HOST_FAILURES = frozenset({"conn_error", "timeout", "dns_error", "tls_error", "http_429"})

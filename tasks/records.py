@@ -178,3 +178,15 @@ class RunCounts:
         self.duplicates += other.duplicates
         self.failed += other.failed
         self.revised += other.revised
+
+
+@dataclass(frozen=True, slots=True)
+class RobotsRecord:
+    """A host's robots.txt answer as kept across runs (``robots_files``): the status and, for a
+    2xx, the text (``tasks.robots.rules_of`` reads its rules)."""
+
+    host: str  # tasks.hosts.host_key
+    status_code: int
+    body: str
+    fetched_at: datetime
+    expires_at: datetime

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from protego import Protego
 
-from tasks.records import FetchOutcome
+from tasks.records import FetchOutcome, RobotsRecord
 
 ROBOTS_MAX_BYTES = 500 * 1024
 AGENT = "newsflow"
@@ -42,18 +42,9 @@ def robots_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/robots.txt", "", ""))
 
 
-@dataclass(frozen=True, slots=True)
-class RobotsRecord:
-    """A host's robots.txt answer as kept across runs: the status and (for 2xx) the text."""
-
-    host: str  # tasks.hosts.host_key
-    status_code: int
-    body: str
-    fetched_at: datetime
-    expires_at: datetime
-
-    def rules(self) -> Robots:
-        return Robots(Protego.parse(self.body)) if 200 <= self.status_code < 300 else Robots()
+def rules_of(record: RobotsRecord) -> Robots:
+    """The rules of a kept robots.txt answer."""
+    return Robots(Protego.parse(record.body)) if 200 <= record.status_code < 300 else Robots()
 
 
 def _text(body: bytes) -> str:

@@ -11,8 +11,8 @@ from storage.engine import transaction
 from storage.robots import load_robots, save_robots
 from tasks.hosts import HostRegistry, host_key
 from tasks.polite import fetch_pages
-from tasks.records import FetchOutcome
-from tasks.robots import MAX_AGE, RobotsRecord, record_of
+from tasks.records import FetchOutcome, RobotsRecord
+from tasks.robots import MAX_AGE, record_of, rules_of
 from tests.loopback import LoopbackServer, Route
 from tests.test_fetch_faults import HTML, _config
 
@@ -57,8 +57,10 @@ def test_record_of_keeps_rules_and_4xx_but_not_unavailable_answers() -> None:
     ok = record_of("http://a.test", _outcome(200, RULES.encode(), "ok"), NOW)
     missing = record_of("http://a.test", _outcome(404, None, "http_404"), NOW)
     assert ok is not None and ok.body == RULES and ok.expires_at == NOW + timedelta(hours=24)
-    assert not ok.rules().allows("http://a.test/private/x") and ok.rules().allows("http://a.test/")
-    assert missing is not None and missing.rules().allows("http://a.test/private/x")
+    assert not rules_of(ok).allows("http://a.test/private/x") and rules_of(ok).allows(
+        "http://a.test/"
+    )
+    assert missing is not None and rules_of(missing).allows("http://a.test/private/x")
     assert record_of("http://a.test", _outcome(503, None, "http_503"), NOW) is None
     assert record_of("http://a.test", _outcome(None, None, "timeout"), NOW) is None
 
