@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 
 from storage.engine import transaction
 from storage.robots import load_robots, save_robots
-from tasks.hosts import HostRegistry, host_key
-from tasks.robots import rules_of
+from tasks.fetch.hosts import HostRegistry, host_key
+from tasks.fetch.robots import rules_of
 
 log = logging.getLogger("newsflow")
 

@@ -19,7 +19,7 @@ CHUNK = 500
 
 
 def load_robots(session: Session, hosts: Sequence[str], now: datetime) -> dict[str, RobotsRecord]:
-    """The unexpired answers of ``hosts`` (``tasks.hosts.host_key``), by host."""
+    """The unexpired answers of ``hosts`` (``tasks.fetch.hosts.host_key``), by host."""
     found: dict[str, RobotsRecord] = {}
     for start in range(0, len(hosts), CHUNK):
         rows = session.scalars(

@@ -1,4 +1,4 @@
-"""Language identification (tasks/metadata.py): pycld2 first, py3langid only when it is unsure,
+"""Language identification (tasks.extract.metadata): pycld2 first, py3langid only when it is unsure,
 measured against the answers of py3langid alone (the detector before) on the corpus bodies."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tasks import metadata
-from tasks.metadata import LANGUAGE_CONFIDENCE, detect_language
+from tasks.extract import metadata
+from tasks.extract.metadata import LANGUAGE_CONFIDENCE, detect_language
 
 # Measured 2026-12-04 on the 514 ground-truth bodies (extraction-dev and fundus): 514 agree (1.000),
 # pycld2 unsure on none; on their first 250 characters 506 of 510 sure answers agree (0.992), the

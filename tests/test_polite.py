@@ -1,4 +1,4 @@
-"""Fetch scheduling (tasks/polite.py): hosts waiting for their slot yield to ready hosts, retries
+"""Fetch scheduling (tasks.fetch.polite): hosts waiting for their slot yield to ready hosts, retries
 and Retry-After move the host's slot instead of holding a thread, a dripping server is not retried,
 addresses are checked once per host per run, connections are reused. Real loopback servers."""
 
@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from tasks import netguard
-from tasks.hosts import HostRegistry
-from tasks.polite import fetch_pages
+from tasks.fetch import netguard
+from tasks.fetch.hosts import HostRegistry
+from tasks.fetch.polite import fetch_pages
 from tests.loopback import LoopbackServer, Route
 from tests.rawserver import RawServer, drip, head
 from tests.test_fetch_faults import HTML, Handler, _config, _reply, _sequence

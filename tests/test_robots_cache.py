@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from flows import robotscache
 from storage.engine import transaction
 from storage.robots import load_robots, save_robots
-from tasks.hosts import HostRegistry, host_key
-from tasks.polite import fetch_pages
+from tasks.fetch.hosts import HostRegistry, host_key
+from tasks.fetch.polite import fetch_pages
+from tasks.fetch.robots import MAX_AGE, record_of, rules_of
 from tasks.records import FetchOutcome, RobotsRecord
-from tasks.robots import MAX_AGE, record_of, rules_of
 from tests.loopback import LoopbackServer, Route
 from tests.test_fetch_faults import HTML, _config
 
