@@ -62,9 +62,7 @@ class PageInput:
     content_type: str | None = None  # the HTTP header, for decoding
     options: ExtractOptions | None = None  # the source's switches (default: ExtractOptions())
     boilerplate: frozenset[str] = frozenset()  # line keys the source's pages repeat: stripped
-    # False: the article's language is what the page declares, and the caller detects the body's
-    # (:func:`with_detected_language`): the extraction pool does that in the parent process, so
-    # py3langid's 70 MB model is loaded once, not once per worker.
+    # False: the article's language is what the page declares (no detection from the body).
     detect_language: bool = True
 
 
@@ -261,17 +259,6 @@ def _article(
         accessible_for_free=parsed.structured.accessible_for_free,
         paywall_teaser=paywall_teaser(parsed.structured.accessible_for_free, parsed.raw, words),
     )
-
-
-def with_detected_language(result: ExtractionResult) -> ExtractionResult:
-    """The result of a page extracted with ``detect_language=False``, its article's language
-    detected from the body (the page's declared language, which the article holds, as fallback):
-    what ``extract_page`` would have returned with detection on."""
-    article = result.article
-    if article is None:
-        return result
-    language = detect_language(article.text, article.language)
-    return dataclasses.replace(result, article=dataclasses.replace(article, language=language))
 
 
 def pages_to_extract(

@@ -48,6 +48,13 @@ _META_TIME = {
 }
 _CLOCK = re.compile(r"\d[T ]\d\d:\d\d")  # a timestamp with a time of day, not just a date
 LANGUAGE_CONFIDENCE = 0.9  # py3langid's normalized probability needed to overrule the page
+# pycld2 is sure when it calls its answer reliable and gives the top language at least this share of
+# the text; at 70 it was sure on all 514 corpus bodies and agreed with py3langid on every one
+# (tests/test_language.py), on their first 250 characters sure on 510 and agreeing on 506.
+CLD2_SURE_PERCENT = 70
+CLD2_CHARS = 2000  # pycld2 reads this much of the body (~0.2 ms); more never changed an answer
+FALLBACK_CHARS = 1000  # py3langid on this much when pycld2 is unsure (~0.9 ms instead of 2.7)
+_CLD2_CODES = {"iw": "he", "jw": "jv", "zh-Hant": "zh"}  # pycld2's old codes -> py3langid's
 
 
 def _plain(text: str) -> str:
@@ -184,15 +191,39 @@ def dates(
 
 @functools.cache
 def _identifier() -> Any:
+    """py3langid's model (about 70 MB once loaded): loaded on first use, only when pycld2 is
+    unsure of a body."""
     from py3langid.langid import MODEL_FILE, LanguageIdentifier  # type: ignore[import-untyped]
 
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
+def _cld2(text: str) -> str | None:
+    """pycld2's answer (its model is inside the wheel, about 7 MB) when it is sure, else None."""
+    import pycld2  # type: ignore[import-untyped]
+
+    try:
+        reliable, _, details = pycld2.detect(text, isPlainText=True)
+    except pycld2.error:  # invalid UTF-8 (lone surrogates): py3langid decides
+        return None
+    _name, code, percent, _score = details[0]
+    if (
+        not reliable
+        or percent < CLD2_SURE_PERCENT
+        or code in ("un", "xxx")
+        or code.startswith("xx-")
+    ):
+        return None
+    return str(_CLD2_CODES.get(code, code.split("-", 1)[0]))
+
+
 def detect_language(text: str, declared: str | None) -> str | None:
-    """The body's language by py3langid when it is confident, else what the page declares."""
-    if text.strip():
-        lang, prob = _identifier().classify(text[:5000])
-        if prob >= LANGUAGE_CONFIDENCE:
-            return str(lang)
-    return declared
+    """The body's language: pycld2's when it is sure; else py3langid's on the body's first
+    1,000 characters when it is confident; else what the page declares."""
+    if not text.strip():
+        return declared
+    sure = _cld2(text[:CLD2_CHARS])
+    if sure is not None:
+        return sure
+    lang, prob = _identifier().classify(text[:FALLBACK_CHARS])
+    return str(lang) if prob >= LANGUAGE_CONFIDENCE else declared
