@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -67,32 +67,54 @@ def ingest(
     _prepare_database(settings.database_url)
     apply_prefect_defaults()
     from flows import progress
-    from flows.ingest import ingest_news
     from flows.report import ProgressBars, error_lines, summary_table
+    from flows.runner import prefect_server_configured
     from flows.steps import shutdown_pool
 
+    local = not (prefect_server_configured() or settings.prefect_ephemeral)
     bars = ProgressBars(console, [s.name for s in selected])
     progress.subscribe(bars)
     try:
         with bars:
-            state = ingest_news(
-                source_names=[s.name for s in selected],
-                sources_path=str(path.resolve()),
-                return_state=True,
-            )
+            reports, failure = _run_ingest(local, selected, path)
     finally:
         progress.unsubscribe(bars)
         shutdown_pool()
-    reports = state.result(raise_on_failure=False)
-    if not isinstance(reports, list):  # the flow itself broke: no per-source reports
-        err.print(f"[red]ingest failed:[/] {state.message}")
+    if reports is None:  # the flow itself broke: no per-source reports
+        err.print(f"[red]ingest failed:[/] {failure}", highlight=False)
         raise typer.Exit(1)
     console.print(summary_table(reports))
     for line in error_lines(reports):
         console.print(f"[yellow]{line}[/]", highlight=False, soft_wrap=True)
+    from flows.summary import OFFLINE_HINT, may_be_offline
+
+    if may_be_offline(reports):
+        console.print(f"[yellow]{OFFLINE_HINT}[/]", highlight=False, soft_wrap=True)
     console.print(f"database: {redact_url(settings.database_url)}", highlight=False, soft_wrap=True)
     if all(r.status == "failed" for r in reports):
         raise typer.Exit(1)
+
+
+def _run_ingest(
+    local: bool, selected: list[SourceConfig], path: Path
+) -> tuple[list[Any] | None, str]:
+    """Run the ingest: with no Prefect server configured, without Prefect's engine (no temporary
+    server: it costs seconds and its shutdown logs errors); else as the ``ingest-news`` flow,
+    whose runs, logs and artifacts reach the server. The reports, or None and why."""
+    from flows.ingest import ingest_locally, ingest_news
+    from flows.runner import keep_logs_local
+
+    if local:
+        keep_logs_local()
+        try:
+            return ingest_locally(selected), ""
+        except Exception as exc:
+            return None, f"{type(exc).__name__}: {exc}"
+    state = ingest_news(
+        source_names=[s.name for s in selected], sources_path=str(path.resolve()), return_state=True
+    )
+    reports = state.result(raise_on_failure=False)
+    return (reports, "") if isinstance(reports, list) else (None, str(state.message))
 
 
 @app.command()

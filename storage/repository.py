@@ -184,7 +184,7 @@ def failures_by_reason(db_url: str, run_ids: Sequence[int]) -> dict[int, dict[st
         rows = session.execute(
             select(Fetch.ingest_run_id, Fetch.reason, func.count())
             .where(Fetch.ingest_run_id.in_(list(run_ids)), Fetch.reason.not_in(ok))
-            .where(or_(Fetch.kind != "robots", Fetch.status_code.is_(None)))
+            .where(Fetch.kind != "robots")  # its consequence is on the pages (host_skipped)
             .group_by(Fetch.ingest_run_id, Fetch.reason)
         ).all()
     out: dict[int, dict[str, int]] = {}
