@@ -86,7 +86,7 @@ def ingest(
     console.print(summary_table(reports))
     for line in error_lines(reports):
         console.print(f"[yellow]{line}[/]", highlight=False, soft_wrap=True)
-    from flows.summary import OFFLINE_HINT, may_be_offline
+    from flows.outcome import OFFLINE_HINT, may_be_offline
 
     if may_be_offline(reports):
         console.print(f"[yellow]{OFFLINE_HINT}[/]", highlight=False, soft_wrap=True)

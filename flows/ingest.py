@@ -202,7 +202,7 @@ def ingest_news(
     ``source_entries`` (sources-file entries) replace the file: what a deployment carries."""
     sources = resolve_sources(source_names, sources_path, source_entries)
     outcome = run_sources(PrefectRunner(), sources)
-    from flows.summary import log_outcome, publish_artifacts, state_message
+    from flows.outcome import log_outcome, publish_artifacts, state_message
 
     log_outcome(get_run_logger(), outcome.reports)
     publish_artifacts(outcome)
@@ -223,8 +223,8 @@ def ingest_locally(sources: list[SourceConfig]) -> list[SourceReport]:
     """The same run with no Prefect engine and no server (``newsflow ingest`` when no
     ``PREFECT_API_URL`` is set): the steps are plain calls in a thread pool, the per-source log
     lines go to the console."""
+    from flows.outcome import log_outcome
     from flows.runner import LocalRunner
-    from flows.summary import log_outcome
 
     with LocalRunner(max_workers=8) as runner:
         outcome = run_sources(runner, sources)

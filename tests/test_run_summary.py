@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from flows.ingest import SourceReport, _closer
-from flows.summary import (
+from flows.outcome import (
     OFFLINE_HINT,
     artifact_key,
     log_outcome,
