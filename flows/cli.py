@@ -187,11 +187,13 @@ def serve(sources: SourcesOption = None) -> None:
     """Serve one scheduled deployment per enabled source (needs a Prefect server)."""
     path, selected = _selected(None, sources)
     apply_prefect_defaults()
+    from flows.deployments import DeploymentsError, refuse_to_replace
     from flows.serve import ServerUnavailable, check_server, serve_sources
 
     try:
         api_url = check_server()
-    except ServerUnavailable as exc:
+        refuse_to_replace([s.name for s in selected if s.enabled], serving=True)
+    except (ServerUnavailable, DeploymentsError) as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
     _prepare_database(Settings().database_url)
@@ -244,12 +246,14 @@ def deployments_apply(
         ensure_pool,
         ensure_zombie_automation,
         prune,
+        refuse_to_replace,
         render,
     )
     from flows.serve import ServerUnavailable, check_server
 
     try:
         api_url = check_server()
+        refuse_to_replace([s.name for s in selected], serving=False)
         created = ensure_pool(pool)
     except (ServerUnavailable, DeploymentsError) as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
