@@ -11,6 +11,7 @@ from rich.console import Console
 
 from flows import cli_analytics, cli_sources
 from flows.cli_boilerplate import boilerplate
+from flows.cli_metrics import metrics
 from flows.cli_reextract import reextract
 from flows.cli_search import search
 from flows.settings import Settings, apply_prefect_defaults, redact_url
@@ -281,6 +282,7 @@ def deployments_apply(
 app.command()(search)
 app.command()(boilerplate)
 app.command()(reextract)
+app.command()(metrics)
 cli_analytics.register(app)
 cli_sources.register(app)
 
