@@ -174,7 +174,7 @@ def test_resolve_sources_names_the_file_it_read(
 def test_dockerignore_lets_in_exactly_what_the_dockerfile_copies() -> None:
     ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
     allowed = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
-    copied = set()
+    copied: set[str] = set()
     for line in (ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines():
         if line.startswith("COPY ") and "--from" not in line:
             copied.update(part.rstrip("/") for part in line.split()[1:-1])
