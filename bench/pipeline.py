@@ -150,7 +150,7 @@ def plain_pipeline(urls: dict[int, list[str]]) -> tuple[float, int]:
 def run_flow(sources: str, idle_runs: int) -> None:
     """Child: ingest once (timed), then ``idle_runs`` runs of the unchanged sources."""
     from flows.ingest import ingest_news
-    from flows.steps import shutdown_pool
+    from flows.runtime import shutdown_pool
 
     start, cpu = time.perf_counter(), time.process_time()
     reports = ingest_news(sources_path=sources)
@@ -175,7 +175,7 @@ def run_flow(sources: str, idle_runs: int) -> None:
 def run_plain_steps(sources: str) -> None:
     """Child: the same steps' plain functions (``.fn``) in the flow's shape, without Prefect:
     sources concurrently in threads, each source's batches one after another."""
-    from flows import steps
+    from flows import runtime, steps
     from flows.ingest import batches, resolve_sources
     from flows.settings import Settings
     from storage.migrate import ensure_schema
@@ -185,20 +185,20 @@ def run_plain_steps(sources: str) -> None:
     key = uuid.uuid4().hex
 
     def one(source: Any) -> int:
-        run_id = steps.start_run.fn(source.name, None)
-        found = steps.discover_source.fn(source, run_id, key)
+        run_id = steps.start_run.fn(settings, source.name, None)
+        found = steps.discover_source.fn(settings, source, run_id, key)
         new = 0
         for batch in batches(found.items, settings.batch_size):
-            new += steps.process_batch.fn(source, run_id, key, batch).new
-        steps.finish_run.fn(run_id, found.counts, "completed", None, found.feed_states)
+            new += steps.process_batch.fn(settings, source, run_id, key, batch).new
+        steps.finish_run.fn(settings, run_id, found.counts, "completed", None, found.feed_states)
         return new
 
     start = time.perf_counter()
-    selected = resolve_sources(None, sources)
+    selected = resolve_sources(settings, None, sources)
     with ThreadPoolExecutor(8) as threads:
         new = sum(threads.map(one, selected))
     emit({"plain_steps": time.perf_counter() - start, "new": new})
-    steps.shutdown_pool()
+    runtime.shutdown_pool()
 
 
 def children_cpu(pid: int) -> float:

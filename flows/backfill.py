@@ -12,24 +12,25 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import progress, steps
-from flows.ingest import SourceReport, batches, submit_work, summarize
+from flows import progress, runtime, steps
+from flows.ingest import batches, submit_work, summarize
 from flows.runner import Handle, PrefectRunner, Runner
 from flows.settings import Settings
-from storage import repository
+from flows.summary import SourceReport
+from storage import articles
+from storage.engine import snapshot
 from storage.migrate import ensure_schema
-from tasks.hosts import release_registry
-from tasks.records import RunCounts
+from tasks.discover.warc import WarcEntry, as_items, read_entries, scan_warc
+from tasks.records import FetchedPage, RunCounts
 from tasks.sources import SourceConfig, load_sources
-from tasks.warc import WarcEntry, as_items, read_entries, scan_warc
 
 
 def backfill_source(
-    name: str | None, sources_path: str | None, sitemap: str | None
+    settings: Settings, name: str | None, sources_path: str | None, sitemap: str | None
 ) -> SourceConfig:
     """The configured source ``name`` (its extraction options, language, headers, URL filter),
     else a bare one named ``name`` (default ``backfill``); ``sitemap`` becomes its document."""
-    path = Path(sources_path) if sources_path else Settings().sources
+    path = Path(sources_path) if sources_path else settings.sources
     configured = {s.name: s for s in load_sources(path)} if name and path.exists() else {}
     source = configured.get(name or "") or SourceConfig.model_construct(name=name or "backfill")
     if sitemap is not None:
@@ -38,14 +39,17 @@ def backfill_source(
 
 
 @task(name="scan-warcs", cache_policy=NO_CACHE)
-def scan_warcs(source: SourceConfig, run_id: int, paths: list[str]) -> steps.Discovery:
+def scan_warcs(
+    settings: Settings, source: SourceConfig, run_id: int, paths: list[str]
+) -> steps.Discovery:
     """List the archives' HTML responses (first copy of a URL wins), minus those stored."""
     entries: dict[str, WarcEntry] = {}
     for path in paths:
         for entry in scan_warc(path):
             if source.wants(entry.url):
                 entries.setdefault(entry.canonical_url, entry)
-    known = repository.known_urls(Settings().database_url, list(entries))
+    with snapshot(settings.database_url) as session:
+        known = articles.known_urls(session, list(entries))
     todo = [e for url, e in entries.items() if url not in known]
     found = steps.Discovery(source.name, run_id, feeds_ok=len(paths))
     found.counts.feed_items, found.counts.already_stored = len(entries), len(entries) - len(todo)
@@ -55,23 +59,29 @@ def scan_warcs(source: SourceConfig, run_id: int, paths: list[str]) -> steps.Dis
 
 
 @task(name="warc-batch", cache_policy=NO_CACHE)
-def warc_batch(source: SourceConfig, run_id: int, entries: list[WarcEntry]) -> RunCounts:
+def warc_batch(
+    settings: Settings, source: SourceConfig, run_id: int, entries: list[WarcEntry]
+) -> RunCounts:
     """Read a batch of archived pages, extract, dedup and store them in one transaction."""
-    fetched = read_entries(entries, Settings().max_page_bytes)
-    counts = steps.store_fetched(source, run_id, as_items(entries), fetched)
+    outcomes = read_entries(entries, settings.max_page_bytes)
+    fetched = [FetchedPage(i, o) for i, o in zip(as_items(entries), outcomes, strict=True)]
+    extracted = steps.extract_inline(settings, source, fetched)
+    counts = steps.store_fetched(settings, source, run_id, extracted)
     progress.advanced(source.name, len(entries))
     return counts
 
 
 @task(name="discover-sitemap", cache_policy=NO_CACHE)
-def discover_sitemap(source: SourceConfig, run_id: int, run_key: str) -> steps.Discovery:
+def discover_sitemap(
+    settings: Settings, source: SourceConfig, run_id: int, run_key: str
+) -> steps.Discovery:
     """Walk the sitemap (index) unconditionally, then drop the URLs already stored."""
-    settings = Settings()
     read = steps.discover_items(
-        source, run_id, run_key, settings.backfill_max_items, conditional=False
+        settings, source, run_id, run_key, settings.backfill_max_items, conditional=False
     )
     items = read.items
-    known = repository.known_urls(settings.database_url, [i.canonical_url for i in items])
+    with snapshot(settings.database_url) as session:
+        known = articles.known_urls(session, [i.canonical_url for i in items])
     found = steps.Discovery(source.name, run_id, feeds_ok=read.feeds_ok, feed_errors=read.errors)
     found.items = [i for i in items if i.canonical_url not in known]
     found.counts.feed_items, found.counts.already_stored = len(items), len(items) - len(found.items)
@@ -80,12 +90,18 @@ def discover_sitemap(source: SourceConfig, run_id: int, run_key: str) -> steps.D
 
 
 def _warc_chain(
-    runner: Runner, source: SourceConfig, run_id: int, found: steps.Discovery | None
+    runner: Runner,
+    settings: Settings,
+    source: SourceConfig,
+    run_id: int,
+    found: steps.Discovery | None,
 ) -> list[Handle[RunCounts]]:
     chain: list[Handle[RunCounts]] = []
-    for batch in batches(found.warc if found else [], Settings().batch_size):
+    for batch in batches(found.warc if found else [], settings.batch_size):
         chain.append(
-            runner.submit(warc_batch, source, run_id, batch, after=chain[-1] if chain else None)
+            runner.submit(
+                warc_batch, settings, source, run_id, batch, after=chain[-1] if chain else None
+            )
         )
     return chain
 
@@ -94,6 +110,9 @@ def _warc_chain(
     name="backfill-news",
     task_runner=ThreadPoolTaskRunner(max_workers=2),  # type: ignore[arg-type]
     log_prints=False,
+    on_failure=[runtime.release_run_hook],
+    on_crashed=[runtime.release_run_hook],
+    on_cancellation=[runtime.release_run_hook],
 )
 def backfill_news(
     warcs: list[str] | None = None,
@@ -104,20 +123,22 @@ def backfill_news(
     """Backfill one source from WARC files or from a sitemap; batches run one after another."""
     if bool(warcs) == (sitemap is not None):
         raise ValueError("give WARC files or a sitemap URL, not both or neither")
-    ensure_schema(Settings().database_url)
-    source = backfill_source(source_name, sources_path, sitemap)
-    run_id = steps.start_run(source.name, flow_run.get_id())
+    settings = Settings()
+    ensure_schema(settings.database_url)
+    source = backfill_source(settings, source_name, sources_path, sitemap)
+    run_id = steps.start_run(settings, source.name, flow_run.get_id())
     run_key = flow_run.get_id() or uuid.uuid4().hex
     runner = PrefectRunner()
-    found: steps.Discovery | None
-    if warcs:
-        found = runner.submit(scan_warcs, source, run_id, list(warcs)).outcome()[0]
-        chain = _warc_chain(runner, source, run_id, found)
-    else:
-        found = runner.submit(discover_sitemap, source, run_id, run_key).outcome()[0]
-        chain = submit_work(runner, source, run_id, run_key, found)
-    report = SourceReport(source.name)
-    summarize(report, found, chain)
-    steps.finish_run(run_id, report.counts, report.status, "; ".join(report.errors) or None)
-    release_registry(run_key)
+    with runtime.run_hosts(run_key):  # released however the run ends
+        found: steps.Discovery | None
+        if warcs:
+            found = runner.submit(scan_warcs, settings, source, run_id, list(warcs)).outcome()[0]
+            chain = _warc_chain(runner, settings, source, run_id, found)
+        else:
+            found = runner.submit(discover_sitemap, settings, source, run_id, run_key).outcome()[0]
+            chain = submit_work(runner, settings, source, run_id, run_key, found)
+        report = SourceReport(source.name)
+        summarize(report, found, chain)
+        error = "; ".join(report.errors) or None
+        steps.finish_run(settings, run_id, report.counts, report.status, error)
     return report

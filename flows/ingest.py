@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -15,36 +14,21 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import steps
+from flows import runtime, steps
 from flows.runner import Handle, PrefectRunner, Runner
 from flows.settings import Settings
-from storage import repository
+from flows.summary import Outcome, SourceReport
+from storage import runs
+from storage.engine import snapshot, transaction
 from storage.migrate import ensure_schema, has_schema
-from tasks.hosts import release_registry
 from tasks.records import RunCounts
 from tasks.sources import SourceConfig, SourcesError, load_sources, parse_sources, select_sources
 
 T = TypeVar("T")
 
 
-@dataclass(slots=True)
-class SourceReport:
-    source: str
-    status: str = "completed"  # completed | failed
-    counts: RunCounts = field(default_factory=RunCounts)
-    errors: list[str] = field(default_factory=list)
-    failures: dict[str, int] = field(default_factory=dict)  # failed fetches by reason
-
-
-@dataclass(slots=True)
-class Outcome:
-    """What one ingest did: a report per source and how long it took."""
-
-    reports: list[SourceReport]
-    seconds: float
-
-
 def resolve_sources(
+    settings: Settings,
     names: list[str] | None,
     sources_path: str | None,
     entries: list[dict[str, Any]] | None = None,
@@ -53,7 +37,7 @@ def resolve_sources(
     sources file; an unknown name or a missing file says which file was read."""
     if entries is not None:
         return select_sources(parse_sources({"sources": entries}, "deployment parameters"), names)
-    path = Path(sources_path) if sources_path else Settings().sources
+    path = Path(sources_path) if sources_path else settings.sources
     try:
         return select_sources(load_sources(path), names)
     except SourcesError as exc:
@@ -88,16 +72,18 @@ def summarize(
 
 def _closer(status: str) -> Any:
     """A flow-state hook that closes this flow run's ``running`` rows with ``status``; nothing
-    to close (and nothing created) when the database or its tables do not exist yet."""
+    to close (and nothing created) when the database or its tables do not exist yet. Prefect
+    calls it outside the flow's body, so it is an entry point: it builds its own ``Settings()``
+    (an allowed place, see tests/test_layout.py)."""
 
     def close(_flow: Any, run: FlowRun, state: State[Any]) -> None:
         url = Settings().database_url
+        error = f"flow run {status}: {state.message}"
         try:
             if not has_schema(url):
                 return
-            closed = repository.abandon_runs(
-                url, str(run.id), status, f"flow run {status}: {state.message}"
-            )
+            with transaction(url) as session:
+                closed = runs.abandon_runs(session, str(run.id), status, error)
         except Exception as exc:  # the database may be why the run ended: log, never mask the state
             logging.getLogger("newsflow").error("could not close the runs of %s: %s", run.id, exc)
             return
@@ -111,13 +97,14 @@ def _closer(status: str) -> Any:
 
 def submit_work(
     runner: Runner,
+    settings: Settings,
     source: SourceConfig,
     run_id: int,
     run_key: str,
     discovery: steps.Discovery | None,
 ) -> list[Handle[RunCounts]]:
     """Submit the source's page batches, then its re-check batches, each after the previous."""
-    size = Settings().batch_size
+    size = settings.batch_size
     work: list[tuple[Any, list[Any]]] = []
     if discovery is not None:
         work += [(steps.process_batch, b) for b in batches(discovery.items, size)]
@@ -125,53 +112,60 @@ def submit_work(
     chain: list[Handle[RunCounts]] = []
     for step, batch in work:
         chain.append(
-            runner.submit(step, source, run_id, run_key, batch, after=chain[-1] if chain else None)
+            runner.submit(
+                step, settings, source, run_id, run_key, batch, after=chain[-1] if chain else None
+            )
         )
     return chain
 
 
-def run_sources(runner: Runner, sources: list[SourceConfig]) -> Outcome:
+def run_sources(runner: Runner, settings: Settings, sources: list[SourceConfig]) -> Outcome:
     """Ingest ``sources`` once with ``runner`` (Prefect task runs, or plain local calls).
 
     Sources run concurrently; the batches of one source run one after another (politeness).
     """
     started = time.monotonic()
-    settings = Settings()
     if sources:
-        runner.call(steps.start_extraction_workers)
+        runner.call(steps.start_extraction_workers, settings)
     ensure_schema(settings.database_url)
     run_key = runner.flow_run_id or uuid.uuid4().hex  # the hosts' state is shared by the run
-    runs = {s.name: runner.call(steps.start_run, s.name, runner.flow_run_id) for s in sources}
-    discoveries = {
-        s.name: runner.submit(steps.discover_source, s, runs[s.name], run_key) for s in sources
-    }
-    found: dict[str, steps.Discovery | None] = {}
-    chains: dict[str, list[Handle[RunCounts]]] = {}
-    for source in sources:
-        found[source.name] = discoveries[source.name].outcome()[0]
-        chains[source.name] = submit_work(
-            runner, source, runs[source.name], run_key, found[source.name]
-        )
-    reports = []
-    for source in sources:
-        report = SourceReport(source.name)
-        summarize(report, found[source.name], chains[source.name])
-        discovery = found[source.name]
-        read = discovery.feed_states if discovery and report.status == "completed" else []
-        runner.call(
-            steps.finish_run,
-            runs[source.name],
-            report.counts,
-            report.status,
-            "; ".join(report.errors) or None,
-            read,
-        )
-        reports.append(report)
-    release_registry(run_key)
-    runner.call(steps.prune_raw_html)
-    failures = repository.failures_by_reason(settings.database_url, list(runs.values()))
+    with runtime.run_hosts(run_key):  # released however the run ends
+        run_ids = {
+            s.name: runner.call(steps.start_run, settings, s.name, runner.flow_run_id)
+            for s in sources
+        }
+        discoveries = {
+            s.name: runner.submit(steps.discover_source, settings, s, run_ids[s.name], run_key)
+            for s in sources
+        }
+        found: dict[str, steps.Discovery | None] = {}
+        chains: dict[str, list[Handle[RunCounts]]] = {}
+        for source in sources:
+            found[source.name] = discoveries[source.name].outcome()[0]
+            chains[source.name] = submit_work(
+                runner, settings, source, run_ids[source.name], run_key, found[source.name]
+            )
+        reports = []
+        for source in sources:
+            report = SourceReport(source.name)
+            summarize(report, found[source.name], chains[source.name])
+            discovery = found[source.name]
+            read = discovery.feed_states if discovery and report.status == "completed" else []
+            runner.call(
+                steps.finish_run,
+                settings,
+                run_ids[source.name],
+                report.counts,
+                report.status,
+                "; ".join(report.errors) or None,
+                read,
+            )
+            reports.append(report)
+    runner.call(steps.prune_raw_html, settings)
+    with snapshot(settings.database_url) as session:
+        failures = runs.failures_by_reason(session, list(run_ids.values()))
     for report in reports:
-        report.failures = failures.get(runs[report.source], {})
+        report.failures = failures.get(run_ids[report.source], {})
     return Outcome(reports, time.monotonic() - started)
 
 
@@ -189,9 +183,9 @@ def run_name() -> str:
     flow_run_name=run_name,
     task_runner=ThreadPoolTaskRunner(max_workers=8),  # type: ignore[arg-type]
     log_prints=False,
-    on_failure=[_closer("failed")],
-    on_crashed=[_closer("crashed")],
-    on_cancellation=[_closer("cancelled")],
+    on_failure=[_closer("failed"), runtime.release_run_hook],
+    on_crashed=[_closer("crashed"), runtime.release_run_hook],
+    on_cancellation=[_closer("cancelled"), runtime.release_run_hook],
 )
 def ingest_news(
     source_names: list[str] | None = None,
@@ -200,13 +194,14 @@ def ingest_news(
 ) -> list[SourceReport]:
     """Ingest the named (or all enabled) sources once: discover, fetch, extract, dedup, store.
     ``source_entries`` (sources-file entries) replace the file: what a deployment carries."""
-    sources = resolve_sources(source_names, sources_path, source_entries)
-    outcome = run_sources(PrefectRunner(), sources)
+    settings = Settings()
+    sources = resolve_sources(settings, source_names, sources_path, source_entries)
+    outcome = run_sources(PrefectRunner(), settings, sources)
     from flows.outcome import log_outcome, publish_artifacts, state_message
 
     log_outcome(get_run_logger(), outcome.reports)
     publish_artifacts(outcome)
-    return _conclude(outcome.reports, state_message(outcome.reports), Settings().fail_share)
+    return _conclude(outcome.reports, state_message(outcome.reports), settings.fail_share)
 
 
 def _conclude(reports: list[SourceReport], message: str, fail_share: float) -> list[SourceReport]:
@@ -219,7 +214,7 @@ def _conclude(reports: list[SourceReport], message: str, fail_share: float) -> l
     return cast(list[SourceReport], Completed(message=message, data=reports))
 
 
-def ingest_locally(sources: list[SourceConfig]) -> list[SourceReport]:
+def ingest_locally(settings: Settings, sources: list[SourceConfig]) -> list[SourceReport]:
     """The same run with no Prefect engine and no server (``newsflow ingest`` when no
     ``PREFECT_API_URL`` is set): the steps are plain calls in a thread pool, the per-source log
     lines go to the console."""
@@ -227,6 +222,6 @@ def ingest_locally(sources: list[SourceConfig]) -> list[SourceReport]:
     from flows.runner import LocalRunner
 
     with LocalRunner(max_workers=8) as runner:
-        outcome = run_sources(runner, sources)
+        outcome = run_sources(runner, settings, sources)
     log_outcome(logging.getLogger("newsflow"), outcome.reports)
     return outcome.reports

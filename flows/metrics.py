@@ -69,10 +69,13 @@ class HealthCollector:
         self.db_url = db_url
 
     def collect(self) -> Iterator[Any]:
+        from storage.engine import snapshot
         from storage.models import utcnow
 
         now = utcnow()
-        yield from families(source_health(self.db_url, now), now)
+        with snapshot(self.db_url) as session:
+            health = source_health(session, now)
+        yield from families(health, now)
 
 
 def registry_for(db_url: str) -> CollectorRegistry:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from flows.ingest import Outcome, SourceReport
+    from flows.summary import Outcome, SourceReport
 
 COUNTS = ("feed_items", "fetched", "new", "already_stored", "duplicates", "failed", "revised")
 # A feed that fails with one of these never reached a server: DNS or the connection itself.

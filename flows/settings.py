@@ -9,10 +9,10 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from tasks.boilerplate import Rule
-from tasks.fetch import FetchConfig
-from tasks.netguard import NetworkPolicy
-from tasks.workers import PoolLimits
+from tasks.dedup.boilerplate import Rule
+from tasks.extract.workers import PoolLimits
+from tasks.fetch.fetch import FetchConfig
+from tasks.fetch.netguard import NetworkPolicy
 
 DEFAULT_CONTACT_URL = "https://github.com/newsflow-project/newsflow"
 

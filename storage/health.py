@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from storage.engine import reading
 from storage.models import Article, Fetch, IngestRun, Source, utcnow
 
 OK_REASONS = ("ok", "not_modified")
@@ -33,7 +33,7 @@ class SourceHealth:
     empty_runs: int = 0  # the latest finished runs in a row that stored nothing
 
 
-def failures_by_source(db_url: str, since: datetime) -> dict[str, dict[str, int]]:
+def failures_by_source(session: Session, since: datetime) -> dict[str, dict[str, int]]:
     """Per source, its failed fetches (robots.txt aside) since ``since``, by reason."""
     query = (
         select(Source.name, Fetch.reason, func.count())
@@ -42,13 +42,12 @@ def failures_by_source(db_url: str, since: datetime) -> dict[str, dict[str, int]
         .group_by(Source.name, Fetch.reason)
     )
     out: dict[str, dict[str, int]] = defaultdict(dict)
-    with reading(db_url) as connection:
-        for name, reason, count in connection.execute(query):
-            out[str(name)][str(reason)] = int(count)
+    for name, reason, count in session.execute(query):
+        out[str(name)][str(reason)] = int(count)
     return dict(out)
 
 
-def _latest_runs(db_url: str, limit: int) -> dict[str, list[tuple[str, int, str | None]]]:
+def _latest_runs(session: Session, limit: int) -> dict[str, list[tuple[str, int, str | None]]]:
     """Per source, its last ``limit`` finished runs (status, new, error), latest first."""
     query = (
         select(Source.name, IngestRun.status, IngestRun.new, IngestRun.error)
@@ -57,64 +56,61 @@ def _latest_runs(db_url: str, limit: int) -> dict[str, list[tuple[str, int, str 
         .order_by(Source.name, IngestRun.started_at.desc(), IngestRun.id.desc())
     )
     out: dict[str, list[tuple[str, int, str | None]]] = defaultdict(list)
-    with reading(db_url) as connection:
-        for name, status, new, error in connection.execute(query.execution_options(yield_per=500)):
-            if len(out[name]) < limit:
-                out[name].append((str(status), int(new or 0), error))
+    for name, status, new, error in session.execute(query.execution_options(yield_per=500)):
+        if len(out[name]) < limit:
+            out[name].append((str(status), int(new or 0), error))
     return dict(out)
 
 
-def _lags(db_url: str, since: datetime) -> dict[str, float]:
+def _lags(session: Session, since: datetime) -> dict[str, float]:
     query = (
         select(Source.name, Article.published_at, Article.fetched_at)
         .join(Article, Article.source_id == Source.id)
         .where(Article.fetched_at >= since, Article.published_at.is_not(None))
     )
     delays: dict[str, list[float]] = defaultdict(list)
-    with reading(db_url) as connection:
-        for name, published, fetched in connection.execute(query):
-            if published is None:
-                continue
-            delay = (fetched - published).total_seconds()
-            if delay >= 0:  # a future date (time zone bugs) says nothing about lag
-                delays[name].append(delay)
+    for name, published, fetched in session.execute(query):
+        if published is None:
+            continue
+        delay = (fetched - published).total_seconds()
+        if delay >= 0:  # a future date (time zone bugs) says nothing about lag
+            delays[name].append(delay)
     return {name: statistics.median(values) for name, values in delays.items()}
 
 
 def source_health(
-    db_url: str, now: datetime | None = None, runs_back: int = 50
+    session: Session, now: datetime | None = None, runs_back: int = 50
 ) -> list[SourceHealth]:
     """Every source the database knows, by name."""
     now = now or utcnow()
     found: dict[str, SourceHealth] = {}
-    with reading(db_url) as connection:
-        for (name,) in connection.execute(select(Source.name).order_by(Source.name)):
-            found[name] = SourceHealth(name)
-        articles = select(Source.name, func.count()).join(Article, Article.source_id == Source.id)
-        for name, count in connection.execute(articles.group_by(Source.name)):
-            found[name].articles = int(count)
-        runs = select(Source.name, IngestRun.status, func.count()).join(
-            IngestRun, IngestRun.source_id == Source.id
-        )
-        for name, status, count in connection.execute(runs.group_by(Source.name, IngestRun.status)):
-            found[name].runs[str(status)] = int(count)
-        success = (
-            select(Source.name, func.max(IngestRun.finished_at))
-            .join(IngestRun, IngestRun.source_id == Source.id)
-            .where(IngestRun.status == "completed")
-            .group_by(Source.name)
-        )
-        for name, finished in connection.execute(success):
-            found[name].last_success_at = finished
-    for name, reasons in failures_by_source(db_url, now - WINDOW).items():
+    for (name,) in session.execute(select(Source.name).order_by(Source.name)):
+        found[name] = SourceHealth(name)
+    articles = select(Source.name, func.count()).join(Article, Article.source_id == Source.id)
+    for name, count in session.execute(articles.group_by(Source.name)):
+        found[name].articles = int(count)
+    runs = select(Source.name, IngestRun.status, func.count()).join(
+        IngestRun, IngestRun.source_id == Source.id
+    )
+    for name, status, count in session.execute(runs.group_by(Source.name, IngestRun.status)):
+        found[name].runs[str(status)] = int(count)
+    success = (
+        select(Source.name, func.max(IngestRun.finished_at))
+        .join(IngestRun, IngestRun.source_id == Source.id)
+        .where(IngestRun.status == "completed")
+        .group_by(Source.name)
+    )
+    for name, finished in session.execute(success):
+        found[name].last_success_at = finished
+    for name, reasons in failures_by_source(session, now - WINDOW).items():
         found[name].failures_7d = reasons
-    for name, latest in _latest_runs(db_url, runs_back).items():
+    for name, latest in _latest_runs(session, runs_back).items():
         health = found[name]
         health.last_status, _, health.last_error = latest[0]
         for _status, new, _error in latest:
             if new:
                 break
             health.empty_runs += 1
-    for name, lag in _lags(db_url, now - WINDOW).items():
+    for name, lag in _lags(session, now - WINDOW).items():
         found[name].feed_lag_seconds = lag
     return list(found.values())

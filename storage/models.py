@@ -140,7 +140,7 @@ class Article(Base):
 
 
 class MinhashBand(Base):
-    """LSH index of article signatures: 32 bands of 4 MinHash rows each (tasks/dedup.py)."""
+    """LSH index of article signatures: 32 bands of 4 MinHash rows each (tasks/dedup/dedup.py)."""
 
     __tablename__ = "minhash_bands"
 

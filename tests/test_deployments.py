@@ -22,6 +22,7 @@ from flows.deployments import (
     render,
     zombie_automation,
 )
+from flows.settings import Settings
 from tasks.sources import load_sources
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,7 +154,9 @@ def test_render_deployments_carry_their_source_entry(
 
     for deployment in deployments:
         params = deployment["parameters"]
-        (source,) = resolve_sources(params["source_names"], None, params["source_entries"])
+        (source,) = resolve_sources(
+            Settings(), params["source_names"], None, params["source_entries"]
+        )
         assert source == written[deployment["name"]]
 
 
@@ -165,10 +168,10 @@ def test_resolve_sources_names_the_file_it_read(
 
     path = write_sources(tmp_path / "sources.yaml")
     with pytest.raises(SourcesError, match=rf"unknown source\(s\): other.*{path}"):
-        resolve_sources(["other"], str(path))
+        resolve_sources(Settings(), ["other"], str(path))
     monkeypatch.setenv("NEWSFLOW_SOURCES", str(tmp_path / "missing.yaml"))
     with pytest.raises(SourcesError, match=rf"cannot read sources file {tmp_path}/missing.yaml"):
-        resolve_sources(["hourly"], None)
+        resolve_sources(Settings(), ["hourly"], None)
 
 
 def test_dockerignore_lets_in_exactly_what_the_dockerfile_copies() -> None:

@@ -14,7 +14,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from flows.metrics import exposition
-from storage.health import source_health
+from storage.engine import snapshot
+from storage.health import SourceHealth, source_health
 from tests.analytics_data import DIALECTS, Filled, filled_databases, newsroom
 from tests.test_analytics import NEWSFLOW, run_cli
 
@@ -29,11 +30,16 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
+def _health(db_url: str) -> list[SourceHealth]:
+    with snapshot(db_url) as session:
+        return source_health(session)
+
+
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_source_health_says_why_and_how_long(newsrooms: Filled, dialect: str) -> None:
     db_url, room = newsroom(newsrooms, dialect)
 
-    health = {h.source: h for h in source_health(db_url)}
+    health = {h.source: h for h in _health(db_url)}
 
     assert {name: h.articles for name, h in health.items()} == room.articles
     assert health["bbc-world"].failures_7d == {"http_404": 1, "timeout": 1}  # robots.txt aside

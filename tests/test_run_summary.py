@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from flows.ingest import SourceReport, _closer
+from flows.ingest import _closer
 from flows.outcome import (
     OFFLINE_HINT,
     artifact_key,
@@ -20,6 +20,7 @@ from flows.outcome import (
     source_markdown,
     state_message,
 )
+from flows.summary import SourceReport
 from tasks.records import RunCounts
 
 

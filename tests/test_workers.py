@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks.extract import PageInput, extract_page
-from tasks.workers import ExtractionPool, PoolLimits, extract_many, resident_bytes
+from tasks.extract.extract import PageInput, extract_page
+from tasks.extract.workers import ExtractionPool, PoolLimits, extract_many, resident_bytes
 from tests.worker_faults import (
     CRASH_MARK,
     WAIT_MARK,

@@ -1,0 +1,424 @@
+"""Discovery: turn fetched documents into feed items. RSS 0.9x/1.0/2.0 and Atom are parsed here;
+sitemaps (``tasks/discover/sitemaps.py``) and URL lists (``tasks/discover/urllists.py``) are
+dispatched to by the document's kind, detected from its bytes unless the source says which kind
+it is."""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import html
+import io
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin
+
+import feedparser
+
+from tasks.dedup.urls import canonicalize_url
+from tasks.discover.sitemaps import SitemapError, gunzip, parse_sitemap
+from tasks.discover.urllists import is_local, looks_like_url_list, parse_url_list, read_local
+from tasks.discover.xmlsafe import without_entity_declarations
+from tasks.fetch.fetch import FetchConfig, fetch_pages
+from tasks.fetch.hosts import HostRegistry
+from tasks.records import FeedItem, FeedState, FetchOutcome, Recheck
+
+_TAG = re.compile(r"<[^>]*>")
+MAX_TITLE = 500  # characters kept of a feed item's title
+MAX_SUMMARY = 2000  # characters kept of a feed item's summary
+MAX_DEPTH = 3  # sitemap index levels followed below a configured document
+FILTERED_READ = 10  # with a URL filter, up to this many times the item limit is read per document
+KINDS = ("auto", "feed", "sitemap", "urls")
+_PROLOG = re.compile(
+    rb"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>|\s+)", re.S | re.I
+)
+_ROOT = re.compile(rb"<([A-Za-z_][\w.:-]*)")
+_ENTRY_END = re.compile(rb"</(?:[\w-]+:)?(?:item|entry)\s*>", re.I)
+
+# Fetches documents (child sitemaps) politely, results in the order of the URLs given.
+Fetcher = Callable[[Sequence[str]], list[FetchOutcome]]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    items: list[FeedItem]
+    version: str
+    warning: str | None = None  # set when the document was malformed but (partly) readable
+
+
+class FeedParseError(Exception):
+    """The document is not a feed at all; ``reason`` is a machine-readable code."""
+
+    reason = "feed_unparseable"
+
+
+def _entry_link(entry: Any) -> str | None:
+    link = entry.get("link")
+    if link:
+        return str(link)
+    for candidate in entry.get("links", []):
+        if candidate.get("rel", "alternate") == "alternate" and candidate.get("href"):
+            return str(candidate["href"])
+    guid = entry.get("id")
+    if entry.get("guidislink") and guid:
+        return str(guid)
+    return None
+
+
+def _plain(value: Any, limit: int = MAX_TITLE) -> str | None:
+    """Feed text without markup (some feeds put HTML in titles)."""
+    if not value:
+        return None
+    text = html.unescape(_TAG.sub("", str(value))).strip()
+    return " ".join(text.split())[:limit] or None
+
+
+def _entry_date(
+    entry: Any, keys: Sequence[str] = ("published_parsed", "updated_parsed", "created_parsed")
+) -> datetime | None:
+    for key in keys:
+        value = dict.get(entry, key)  # no feedparser fallback (and deprecation warning)
+        if value:
+            try:
+                return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+            except (OverflowError, ValueError, OSError):
+                continue
+    return None
+
+
+def _feed_item(entry: Any, url: str, canonical: str, feed_url: str) -> FeedItem:
+    terms = (_plain(t.get("term") or t.get("label"), 255) for t in entry.get("tags") or [])
+    return FeedItem(
+        url=url,
+        canonical_url=canonical,
+        title=_plain(entry.get("title")),
+        published_at=_entry_date(entry),
+        guid=str(entry["id"])[:1000] if entry.get("id") else None,
+        updated_at=_entry_date(entry, ("updated_parsed",)),
+        author=_plain(entry.get("author"), 500),
+        summary=_plain(entry.get("summary"), MAX_SUMMARY),
+        categories=tuple(dict.fromkeys(t for t in terms if t)),
+        feed_url=feed_url,
+    )
+
+
+def _cut_after(body: bytes, entries: int) -> bytes | None:
+    """The document cut after its ``entries``-th item, if it has more (feedparser's tolerant
+    mode reads the rest; parsing 100,000 entries to keep 500 would take a minute)."""
+    for count, match in enumerate(_ENTRY_END.finditer(body), 1):
+        if count == entries:
+            return body[: match.end()] if _ENTRY_END.search(body, match.end()) else None
+    return None
+
+
+def parse_feed(
+    body: bytes, url: str, content_type: str | None = None, limit: int | None = None
+) -> ParsedFeed:
+    """Parse feed bytes we fetched ourselves (feedparser never touches the network here).
+
+    Item links are resolved against the feed URL; items without an http(s) link are dropped;
+    items whose canonical URLs coincide are kept once, in feed order.
+    """
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    body = without_entity_declarations(body)
+    keep = 2 * limit + 50 if limit is not None else None  # room for link-less and repeats
+    cut = _cut_after(body, keep) if keep is not None else None
+    parsed = feedparser.parse(io.BytesIO(cut or body), response_headers=headers)
+    warning = None
+    if cut is not None:
+        warning = f"more than {keep} entries; the rest skipped"
+    elif parsed.get("bozo") and not isinstance(parsed.bozo_exception, feedparser.NonXMLContentType):
+        warning = f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}"[:300]
+    if not parsed.entries and not parsed.get("version"):
+        raise FeedParseError(warning or "not an RSS or Atom document")
+    items: list[FeedItem] = []
+    seen: set[str] = set()
+    for entry in parsed.entries:
+        if limit is not None and len(items) >= limit:
+            break
+        link = _entry_link(entry)
+        absolute = urljoin(url, link.strip()) if link else None
+        canonical = canonicalize_url(absolute) if absolute else None
+        if absolute is None or canonical is None or canonical in seen:
+            continue
+        seen.add(canonical)
+        items.append(_feed_item(entry, absolute, canonical, url))
+    return ParsedFeed(items=items, version=str(parsed.get("version") or "unknown"), warning=warning)
+
+
+@dataclass(slots=True)
+class FeedsRead:
+    """What a source's fetched documents gave: unique items (first document wins), the fetch
+    outcomes to record (child sitemaps included; bodies dropped, parse failures and warnings folded
+    in), each document's new conditional-GET state, and what went wrong."""
+
+    items: list[FeedItem] = field(default_factory=list)
+    outcomes: list[FetchOutcome] = field(default_factory=list)
+    states: list[FeedState] = field(default_factory=list)
+    feeds_ok: int = 0
+    unchanged: int = 0
+    errors: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)  # child sitemaps not followed (no fetcher)
+
+
+def conditional_headers(
+    state: FeedState | None, now: datetime, revalidate_after: timedelta
+) -> dict[str, str]:
+    """``If-None-Match``/``If-Modified-Since`` for a feed we have seen, unless its server is not
+    trusted with them or it is time for a periodic unconditional check."""
+    if state is None or not state.conditional_ok or state.last_unconditional_at is None:
+        return {}
+    if now - state.last_unconditional_at >= revalidate_after:
+        return {}
+    headers = {}
+    if state.etag:
+        headers["If-None-Match"] = state.etag
+    if state.last_modified:
+        headers["If-Modified-Since"] = state.last_modified
+    return headers
+
+
+def conditional_headers_for(recheck: Recheck) -> dict[str, str]:
+    """Validators of an article's last fetch, for its conditional re-fetch."""
+    headers = {}
+    if recheck.etag:
+        headers["If-None-Match"] = recheck.etag
+    if recheck.last_modified:
+        headers["If-Modified-Since"] = recheck.last_modified
+    return headers
+
+
+def _http_date(value: str | None) -> datetime | None:
+    try:
+        when = parsedate_to_datetime(value) if value else None
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when
+
+
+def _contradicts_304(old: FeedState, outcome: FetchOutcome) -> bool:
+    """A changed body that the server says predates, or has the validator of, an earlier 304."""
+    if old.last_not_modified_at is None or old.body_hash is None:
+        return False
+    modified = _http_date(outcome.last_modified)
+    if modified is not None and modified <= old.last_not_modified_at:
+        return True
+    return bool(outcome.etag and outcome.etag == old.etag)
+
+
+def next_state(
+    old: FeedState | None, outcome: FetchOutcome, conditional: bool, now: datetime
+) -> FeedState | None:
+    """The feed's state after this fetch (``None``: nothing to remember, e.g. a failure)."""
+    old = old or FeedState(url=outcome.url)
+    if outcome.reason == "not_modified":
+        return replace(old, last_not_modified_at=now)
+    if not outcome.ok or outcome.body is None:
+        return None
+    body_hash = hashlib.sha256(outcome.body).hexdigest()
+    trusted = old.conditional_ok
+    if not conditional and body_hash != old.body_hash and _contradicts_304(old, outcome):
+        trusted = False
+    return replace(
+        old,
+        etag=outcome.etag,
+        last_modified=outcome.last_modified,
+        body_hash=body_hash,
+        conditional_ok=trusted,
+        last_unconditional_at=old.last_unconditional_at if conditional else now,
+    )
+
+
+def detect_kind(body: bytes) -> str:
+    """``sitemap`` for a ``<urlset>``/``<sitemapindex>`` root, ``urls`` for a text list of URLs,
+    else ``feed`` (feedparser copes with the rest, or says why not)."""
+    if looks_like_url_list(body):
+        return "urls"
+    head = body[:8192].lstrip(b"\xef\xbb\xbf")
+    position = 0
+    while match := _PROLOG.match(head, position):
+        if match.end() == position:
+            break
+        position = match.end()
+    root = _ROOT.match(head, position)
+    name = root.group(1).rsplit(b":", 1)[-1].lower() if root else b""
+    return "sitemap" if name in (b"urlset", b"sitemapindex") else "feed"
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """What one fetched document gave: items, child sitemaps to follow, a warning if malformed."""
+
+    kind: str  # "feed" | "sitemap" | "sitemapindex" | "urls"
+    items: list[FeedItem]
+    children: list[str] = field(default_factory=list)
+    warning: str | None = None
+
+
+def parse_document(
+    body: bytes,
+    url: str,
+    content_type: str | None = None,
+    kind: str = "auto",
+    limit: int | None = None,
+) -> Document:
+    """Parse a feed, sitemap (gzip'd or not) or URL list of the given kind (``auto``: detected).
+    Raises :class:`FeedParseError` or :class:`SitemapError` (both carry ``reason``)."""
+    body = gunzip(body)
+    kind = detect_kind(body) if kind == "auto" else kind
+    if kind == "urls":
+        return Document("urls", parse_url_list(body, url, limit))
+    if kind == "sitemap":
+        sitemap = parse_sitemap(body, url, limit if limit is not None else 50_000)
+        return Document(sitemap.kind, sitemap.items, sitemap.children, sitemap.warning)
+    feed = parse_feed(body, url, content_type, limit)
+    return Document("feed", feed.items, warning=feed.warning)
+
+
+def _parse_outcome(
+    outcome: FetchOutcome, kind: str = "auto", limit: int | None = None
+) -> tuple[FetchOutcome, Document | None]:
+    """Parse a fetched document: what it gave, or the outcome rewritten with why it is unusable."""
+    assert outcome.body is not None
+    try:
+        doc = parse_document(
+            outcome.body, outcome.final_url or outcome.url, outcome.content_type, kind, limit
+        )
+    except (FeedParseError, SitemapError) as exc:
+        return replace(outcome, reason=exc.reason, detail=str(exc)[:500]), None
+    if doc.warning:
+        label = "feed" if doc.kind == "feed" else doc.kind
+        outcome = replace(outcome, detail=f"{label} warning: {doc.warning}"[:500])
+    items = [replace(item, feed_url=outcome.url) for item in doc.items]
+    return outcome, replace(doc, items=items)
+
+
+def _unchanged(outcome: FetchOutcome, old: FeedState | None, new: FeedState | None) -> bool:
+    if outcome.reason == "not_modified":
+        return True
+    return bool(outcome.ok and old and new and old.body_hash and new.body_hash == old.body_hash)
+
+
+@dataclass(slots=True)
+class _Reader:
+    """Collects a source's items across its documents, first document wins."""
+
+    limit: int
+    accept: Callable[[str], bool] | None
+    result: FeedsRead
+    seen: dict[str, FeedItem] = field(default_factory=dict)
+
+    @property
+    def cap(self) -> int:
+        """Entries read of one document: room for the ones a URL filter drops."""
+        return self.limit if self.accept is None else FILTERED_READ * self.limit
+
+    @property
+    def full(self) -> bool:
+        return len(self.seen) >= self.limit
+
+    def add(self, items: Sequence[FeedItem]) -> None:
+        for item in items:
+            if self.accept is None or self.accept(item.url):
+                self.seen.setdefault(item.canonical_url, item)
+
+    def fail(self, outcome: FetchOutcome) -> None:
+        self.result.errors.append(f"{outcome.url}: {outcome.reason}")
+
+
+def _follow(
+    reader: _Reader, children: list[str], visited: set[str], fetch: Fetcher, max_depth: int
+) -> None:
+    """Fetch child sitemaps level by level (each URL once: loops end), up to ``max_depth``."""
+    for _level in range(max_depth):
+        todo = [url for url in dict.fromkeys(children) if url not in visited]
+        if not todo or reader.full:
+            return
+        visited.update(todo)
+        children = []
+        for outcome in fetch(todo):
+            visited.add(outcome.final_url or outcome.url)
+            doc = None
+            if outcome.ok and outcome.body is not None:
+                outcome, doc = _parse_outcome(outcome, "auto", reader.cap)
+            if doc is None:
+                reader.fail(outcome)
+            else:
+                reader.add(doc.items)
+                children += doc.children
+            reader.result.outcomes.append(replace(outcome, body=None))
+    if any(url not in visited for url in children):
+        reader.result.errors.append(f"sitemap indexes nested deeper than {max_depth} levels")
+
+
+def read_feeds(
+    outcomes: Sequence[FetchOutcome],
+    limit: int,
+    states: Mapping[str, FeedState] | None = None,
+    sent: Mapping[str, Mapping[str, str]] | None = None,
+    now: datetime | None = None,
+    *,
+    kinds: Mapping[str, str] | None = None,
+    fetch: Fetcher | None = None,
+    accept: Callable[[str], bool] | None = None,
+    max_depth: int = MAX_DEPTH,
+) -> FeedsRead:
+    """Read every fetched document of a source (feeds, sitemaps, URL lists; ``kinds`` maps a
+    document URL to its configured kind, default ``auto``). A 304 or a body identical to the last
+    one is zero further work; a broken document is an outcome with a reason. Child sitemaps of an
+    index are fetched with ``fetch`` (without it they are listed in ``pending``); an index keeps
+    no conditional-GET state, since its children change while it does not. ``accept`` filters item
+    URLs before the ``limit`` applies."""
+    now = now or datetime.now(UTC)
+    result = FeedsRead()
+    reader = _Reader(limit, accept, result)
+    children: list[str] = []
+    for outcome in outcomes:
+        old = (states or {}).get(outcome.url)
+        state = next_state(old, outcome, bool((sent or {}).get(outcome.url)), now)
+        if _unchanged(outcome, old, state):
+            result.feeds_ok += 1
+            result.unchanged += 1
+            if outcome.ok:
+                outcome = replace(outcome, detail="unchanged since the last run")
+        elif outcome.ok and outcome.body is not None:
+            kind = (kinds or {}).get(outcome.url, "auto")
+            outcome, doc = _parse_outcome(outcome, kind, reader.cap)
+            if doc is not None:
+                result.feeds_ok += 1
+                reader.add(doc.items)
+                children += doc.children
+                state = None if doc.kind == "sitemapindex" else state
+        if not (outcome.ok or outcome.reason == "not_modified"):
+            reader.fail(outcome)
+        elif state is not None:  # remember only feeds that were read (a broken one is retried)
+            result.states.append(state)
+        result.outcomes.append(replace(outcome, body=None))
+    if fetch is not None:
+        visited = {o.url for o in outcomes} | {o.final_url for o in outcomes if o.final_url}
+        _follow(reader, children, visited, fetch, max_depth)
+    else:
+        result.pending = children
+    result.items = list(reader.seen.values())[:limit]
+    return result
+
+
+def fetch_documents(
+    urls: Sequence[str],
+    config: FetchConfig,
+    hosts: HostRegistry,
+    headers: dict[str, dict[str, str]] | None = None,
+) -> list[FetchOutcome]:
+    """Fetch a source's documents (feeds, sitemaps, URL lists) politely; ``file:`` ones are
+    read from disk. Results keep the order of ``urls``."""
+    remote = [u for u in urls if not is_local(u)]
+    fetched = iter(fetch_pages(remote, config, kind="feed", hosts=hosts, headers=headers))
+    return [read_local(u, config.max_feed_bytes) if is_local(u) else next(fetched) for u in urls]

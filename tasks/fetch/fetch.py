@@ -1,0 +1,441 @@
+"""The one HTTP layer: every feed, robots.txt and page request goes through :func:`fetch`.
+
+Requests never follow redirects on their own (each hop is re-checked by the network guard), read
+the body as a stream under a size cap and a wall-clock deadline, ignore proxy settings from the
+environment, always verify TLS, and retry transient failures a few times with backoff and jitter.
+Failures come back as a :class:`FetchOutcome` with a reason code; nothing here raises for a bad
+server. :func:`fetch_pages` adds politeness, robots.txt and the per-host circuit breaker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import random
+import re
+import socket
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from tasks.fetch.hosts import HostRegistry, host_key
+from tasks.fetch.netguard import BlockedURL, NetworkPolicy, check_url, guarded
+from tasks.fetch.robots import ROBOTS_MAX_BYTES, interpret, robots_url
+from tasks.records import FetchOutcome
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+CHUNK = 64 * 1024
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+RETRY_REASONS = frozenset({"conn_error", "timeout", "dns_error"})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+@dataclass(frozen=True, slots=True)
+class FetchConfig:
+    user_agent: str
+    connect_timeout: float = 5.0
+    read_timeout: float = 20.0
+    total_timeout: float = 60.0
+    max_page_bytes: int = 10_000_000
+    max_feed_bytes: int = 20_000_000
+    network_policy: NetworkPolicy = field(default_factory=NetworkPolicy)
+    delay: float = 1.0
+    concurrency: int = 8
+    max_redirects: int = 5
+    retries: int = 2
+    backoff: float = 0.5  # seconds before the first retry; doubles, plus up to 50 % jitter
+    retry_after_max: float = 30.0  # longer Retry-After: defer the host to the next run
+    robots: bool = True
+    max_crawl_delay: float = 60.0  # longer Crawl-delay: skip the host
+    host_max_failures: int = 5
+
+
+class _Abort(Exception):
+    def __init__(self, reason: str, detail: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class _NoRedirectSession(requests.Session):
+    """A session that never resolves redirects itself: even with ``allow_redirects=False``
+    requests reads (and decompresses) a 3xx body to prepare the next hop; we follow hops by hand
+    and never read their bodies."""
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        return None
+
+
+_deadline = threading.local()  # the current attempt's deadline (time.monotonic()), per thread
+
+
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _with_deadline(base: type[HTTPConnection]) -> type[HTTPConnection]:
+    """A connection class that cuts the socket when the attempt's deadline passes while waiting
+    for the status line and headers (a server dripping headers never trips the read timeout)."""
+
+    class Deadlined(base):  # type: ignore[valid-type,misc]
+        def getresponse(self) -> Any:
+            at = getattr(_deadline, "at", None)
+            timer = None
+            if at is not None and self.sock is not None:
+                timer = threading.Timer(max(0.0, at - time.monotonic()), _shutdown, (self.sock,))
+                timer.daemon = True
+                timer.start()
+            try:
+                return super().getresponse()
+            finally:
+                if timer is not None:
+                    timer.cancel()
+
+    return Deadlined
+
+
+def _adapter(policy: NetworkPolicy) -> HTTPAdapter:
+    """Connections re-checked after connecting (netguard) and bound by the attempt's deadline."""
+    adapter = HTTPAdapter(max_retries=0)
+
+    class Pool(HTTPConnectionPool):
+        ConnectionCls = _with_deadline(guarded(HTTPConnection, policy))
+
+    class TLSPool(HTTPSConnectionPool):
+        ConnectionCls = _with_deadline(guarded(HTTPSConnection, policy))  # type: ignore[assignment]
+
+    adapter.poolmanager.pool_classes_by_scheme = {"http": Pool, "https": TLSPool}
+    return adapter
+
+
+def make_session(config: FetchConfig) -> requests.Session:
+    session = _NoRedirectSession()
+    session.trust_env = False  # no proxies or netrc from the environment
+    adapter = _adapter(config.network_policy)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = config.user_agent
+    session.headers["Accept-Encoding"] = "gzip, deflate"
+    return session
+
+
+def _read_body(response: requests.Response, cap: int, deadline: float, truncate: bool) -> bytes:
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > cap and not truncate:
+        raise _Abort("too_large", f"Content-Length {declared} exceeds {cap} bytes")
+    over = "decompression_limit" if response.headers.get("Content-Encoding") else "too_large"
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        # read1 returns as soon as any bytes arrive (decoded, at most CHUNK of them), so a server
+        # dripping bytes meets the deadline check after every read, and a compression bomb the cap.
+        while chunk := response.raw.read1(CHUNK, decode_content=True):
+            size += len(chunk)
+            if size > cap:
+                if truncate:
+                    chunks.append(chunk[: cap - size + len(chunk)])
+                    break
+                raise _Abort(over, f"decoded body exceeds {cap} bytes")
+            if time.monotonic() > deadline:
+                raise _Abort("timeout", "response took longer than the total deadline")
+            chunks.append(chunk)
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise _Abort("timeout", f"read timeout: {exc}") from exc
+    except urllib3.exceptions.DecodeError as exc:
+        raise _Abort("decoding_error", str(exc)) from exc
+    except (urllib3.exceptions.ProtocolError, http.client.HTTPException) as exc:
+        raise _Abort("conn_error", f"body cut short: {exc}") from exc
+    return b"".join(chunks)
+
+
+def _media_type(response: requests.Response) -> str:
+    return response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+
+
+def _accept(kind: str) -> str:
+    if kind == "page":
+        return "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
+    if kind == "robots":
+        return "text/plain,*/*;q=0.5"
+    return "application/rss+xml,application/atom+xml,application/xml;q=0.9,text/xml;q=0.9,*/*;q=0.5"
+
+
+def _cap(kind: str, config: FetchConfig) -> int:
+    if kind == "robots":
+        return ROBOTS_MAX_BYTES
+    return config.max_page_bytes if kind == "page" else config.max_feed_bytes
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """``Retry-After`` as seconds from now (delta-seconds or HTTP-date); ``None`` if absent or
+    garbage."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+@dataclass
+class _Response:
+    status: int
+    final_url: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
+def _get(
+    session: requests.Session,
+    url: str,
+    kind: str,
+    config: FetchConfig,
+    deadline: float,
+    headers: Mapping[str, str],
+) -> _Response:
+    """Follow redirects by hand, re-checking each hop; redirect bodies are never read."""
+    current = url
+    for _hop in range(config.max_redirects + 1):
+        check_url(current, config.network_policy)
+        response = session.get(
+            current,
+            timeout=(config.connect_timeout, config.read_timeout),
+            stream=True,
+            allow_redirects=False,
+            headers={"Accept": _accept(kind), **headers},
+        )
+        with response:
+            if time.monotonic() >= deadline:  # the watchdog cut the headers short
+                raise _Abort("timeout", "headers took longer than the total deadline")
+            if response.status_code in _REDIRECTS and "Location" in response.headers:
+                current = urljoin(current, response.headers["Location"])
+                continue
+            if response.status_code == 304 and headers:
+                return _Response(304, current, response.headers, b"")
+            if response.status_code != 200:
+                return _Response(response.status_code, current, response.headers, b"")
+            if kind == "page" and _media_type(response) not in HTML_TYPES:
+                raise _Abort("not_html", f"content type {_media_type(response) or 'missing'}")
+            body = _read_body(response, _cap(kind, config), deadline, truncate=kind == "robots")
+            return _Response(200, current, response.headers, body)
+    raise _Abort("too_many_redirects", f"more than {config.max_redirects} redirects")
+
+
+_EXCEPTION_REASONS: tuple[tuple[type[Exception], str], ...] = (
+    (requests.exceptions.Timeout, "timeout"),
+    (requests.exceptions.SSLError, "tls_error"),
+    (requests.exceptions.ContentDecodingError, "decoding_error"),
+    (requests.exceptions.ChunkedEncodingError, "conn_error"),
+    (requests.exceptions.ConnectionError, "conn_error"),
+    (requests.exceptions.InvalidURL, "invalid_url"),
+    (requests.exceptions.MissingSchema, "invalid_url"),
+    (requests.exceptions.InvalidSchema, "invalid_url"),
+    (ValueError, "invalid_url"),
+    (requests.exceptions.RequestException, "request_error"),
+)
+
+
+_POOL_NAMES = re.compile(r"\b\w+\(host='[^']*', port=\d+\): ")
+
+
+def describe_error(exc: BaseException) -> str:
+    """An error fit for ``fetches.detail``: the innermost cause requests and urllib3 wrap (not
+    "Max retries exceeded", which is not true: we retry ourselves), without the names of our
+    connection classes (``Deadlined(host=...)``) or object addresses."""
+    inner: BaseException = exc
+    while True:
+        wrapped = getattr(inner, "reason", None)
+        if not isinstance(wrapped, BaseException) and inner.args:
+            wrapped = inner.args[0]
+        if not isinstance(wrapped, BaseException) or wrapped is inner:
+            break
+        inner = wrapped
+    text = _POOL_NAMES.sub("", str(inner))
+    text = re.sub(r"<[^<>]* object at 0x[0-9a-f]+>:? ?", "", text)
+    return f"{type(inner).__name__}: {text}"
+
+
+def _attempt(
+    session: requests.Session,
+    url: str,
+    kind: str,
+    config: FetchConfig,
+    headers: Mapping[str, str],
+) -> tuple[FetchOutcome, float | None]:
+    """One try (redirects included): the outcome and the server's Retry-After, if any."""
+    started_at = datetime.now(UTC)
+    start = time.monotonic()
+    deadline = start + config.total_timeout
+    _deadline.at = deadline
+    try:
+        got = _get(session, url, kind, config, deadline, headers)
+    except (BlockedURL, _Abort) as exc:
+        reason, detail = exc.reason, exc.detail
+    except Exception as exc:  # one bad server never stops a run: classify and record
+        reason = next((r for t, r in _EXCEPTION_REASONS if isinstance(exc, t)), "fetch_error")
+        detail = describe_error(exc)
+        if time.monotonic() >= deadline:  # our watchdog cut the connection
+            reason, detail = "timeout", f"response took longer than the total deadline ({detail})"
+    else:
+        reason = {200: "ok", 304: "not_modified"}.get(got.status, f"http_{got.status}")
+        outcome = FetchOutcome(
+            url=url,
+            kind=kind,
+            reason=reason,
+            final_url=got.final_url,
+            status_code=got.status,
+            content_type=got.headers.get("Content-Type"),
+            duration_ms=int((time.monotonic() - start) * 1000),
+            bytes_read=len(got.body),
+            body=got.body if got.status == 200 else None,
+            started_at=started_at,
+            etag=got.headers.get("ETag"),
+            last_modified=got.headers.get("Last-Modified"),
+            detail=None if got.status in (200, 304) else str(got.status),
+        )
+        return outcome, retry_after_seconds(got.headers.get("Retry-After"))
+    finally:
+        _deadline.at = None
+    outcome = FetchOutcome(
+        url=url,
+        kind=kind,
+        reason=reason,
+        duration_ms=int((time.monotonic() - start) * 1000),
+        detail=(detail or "")[:500] or None,
+        started_at=started_at,
+    )
+    return outcome, None
+
+
+def _retryable(outcome: FetchOutcome) -> bool:
+    return outcome.reason in RETRY_REASONS or outcome.status_code in RETRY_STATUSES
+
+
+def fetch(
+    session: requests.Session,
+    url: str,
+    kind: str,
+    config: FetchConfig,
+    headers: Mapping[str, str] | None = None,
+) -> FetchOutcome:
+    """Fetch ``url`` (a ``feed``, ``robots`` or ``page``), retrying transient failures (connection
+    errors, timeouts, 408/429/5xx) ``config.retries`` times; never raises for a bad server. A
+    ``Retry-After`` above ``config.retry_after_max`` is not waited for: the outcome says to
+    defer the host."""
+    for attempt in range(config.retries + 1):
+        outcome, retry_after = _attempt(session, url, kind, config, headers or {})
+        outcome = replace(outcome, attempts=attempt + 1)
+        if retry_after is not None and retry_after > config.retry_after_max:
+            detail = f"Retry-After {retry_after:.0f}s exceeds {config.retry_after_max:.0f}s"
+            return replace(outcome, defer_host=True, detail=detail)
+        if not _retryable(outcome) or attempt == config.retries:
+            return outcome
+        wait = config.backoff * (2**attempt) * (1 + random.random() / 2)  # noqa: S311 - jitter
+        if retry_after is not None:
+            wait = max(wait, retry_after)
+        time.sleep(wait)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _skipped(url: str, kind: str, reason: str, detail: str) -> FetchOutcome:
+    return FetchOutcome(
+        url=url, kind=kind, reason=reason, detail=detail, started_at=datetime.now(UTC)
+    )
+
+
+def _polite_fetch(
+    session: requests.Session,
+    url: str,
+    kind: str,
+    config: FetchConfig,
+    hosts: HostRegistry,
+    headers: Mapping[str, str] | None,
+    side: list[FetchOutcome],
+) -> FetchOutcome:
+    key = host_key(url)
+    state = hosts.host(key)
+    if kind == "page" and config.robots and state.robots is None and state.skipped is None:
+        with hosts.slot(key, config.delay):
+            if state.robots is None:  # another thread may have loaded it while we waited
+                robots = fetch(session, robots_url(url), "robots", config)
+                side.append(replace(robots, body=None))
+                state.robots = interpret(robots)
+                state.crawl_delay = state.robots.crawl_delay()
+                if state.robots.deferred:
+                    hosts.skip(key, state.robots.deferred + "; host deferred to the next run")
+                elif state.crawl_delay > config.max_crawl_delay:
+                    hosts.skip(
+                        key,
+                        f"Crawl-delay {state.crawl_delay:.0f}s exceeds "
+                        f"{config.max_crawl_delay:.0f}s",
+                    )
+    if state.skipped is not None:
+        return _skipped(url, kind, "host_skipped", state.skipped)
+    if kind == "page" and state.robots is not None and not state.robots.allows(url):
+        return _skipped(url, kind, "robots_disallowed", "disallowed by robots.txt")
+    with hosts.slot(key, config.delay):
+        outcome = fetch(session, url, kind, config, headers)
+    hosts.record(key, outcome)
+    return outcome
+
+
+def fetch_pages(
+    urls: Iterable[str],
+    config: FetchConfig,
+    kind: str = "page",
+    hosts: HostRegistry | None = None,
+    headers: Mapping[str, Mapping[str, str]] | None = None,
+    side: list[FetchOutcome] | None = None,
+    on_outcome: Callable[[int, FetchOutcome], None] | None = None,
+) -> list[FetchOutcome]:
+    """Fetch many URLs politely: per host one request at a time, ``config.delay`` apart (or the
+    host's robots.txt Crawl-delay), robots.txt obeyed for pages, failing hosts skipped for the rest
+    of the run (``hosts`` carries that state across calls); different hosts concurrently.
+    ``headers`` maps a URL to extra request headers (conditional GET); robots.txt fetches are
+    appended to ``side``. ``on_outcome(index, outcome)`` is called (from a fetch thread) as soon
+    as the URL at ``index`` is done, e.g. to start extracting it. Results keep the order of
+    ``urls``."""
+    ordered = list(urls)
+    registry = hosts if hosts is not None else HostRegistry(config.host_max_failures)
+    by_host: dict[str, list[int]] = defaultdict(list)
+    for index, url in enumerate(ordered):
+        by_host[host_key(url)].append(index)
+    results: list[FetchOutcome | None] = [None] * len(ordered)
+    collected: list[FetchOutcome] = side if side is not None else []
+
+    def run_host(indexes: list[int]) -> None:
+        with make_session(config) as session:
+            for index in indexes:
+                url = ordered[index]
+                extra = (headers or {}).get(url)
+                outcome = _polite_fetch(session, url, kind, config, registry, extra, collected)
+                results[index] = outcome
+                if on_outcome is not None:
+                    on_outcome(index, outcome)
+
+    if not ordered:
+        return []
+    workers = max(1, min(config.concurrency, len(by_host)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
+        list(pool.map(run_host, by_host.values()))
+    return [r for r in results if r is not None]
