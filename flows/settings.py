@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     # Prefect automation (0: no automation). Above PREFECT_FLOWS_HEARTBEAT_FREQUENCY, with margin.
     zombie_after_seconds: int = Field(600, ge=0)
     keep_raw_html: bool = True
+    # `newsflow ingest` without PREFECT_API_URL runs without Prefect's engine (no temporary
+    # server); true: as a flow on a temporary server, recorded in PREFECT_HOME's database.
+    prefect_ephemeral: bool = False
     raw_html_retention_days: float = Field(30.0, ge=0)  # 0: keep forever
 
     @cached_property

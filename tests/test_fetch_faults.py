@@ -310,6 +310,17 @@ def test_n1_connection_refused_is_retried_with_backoff_then_conn_error(
     assert 0.1 <= sleeps[1] <= 0.15
 
 
+def test_n1_connection_refused_detail_names_no_internal_class(
+    network: LoopbackOnlyNetwork, sleeps: list[float]
+) -> None:
+    outcome = _fetch(f"http://127.0.0.1:{_closed_port()}/a", config=_config(retries=0))
+
+    assert outcome.reason == "conn_error"
+    assert outcome.detail == (
+        "NewConnectionError: Failed to establish a new connection: [Errno 111] Connection refused"
+    )
+
+
 @pytest.mark.parametrize("fault", ["lying_content_length", "reset_mid_body"])
 def test_n1_truncated_body_is_retried_then_conn_error_never_stored(
     raw: RawServer, server: LoopbackServer, fault: str

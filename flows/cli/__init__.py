@@ -3,10 +3,20 @@ group, each adding its commands with ``register``; what they share is in :mod:`f
 
 import typer
 
-from flows.cli import analytics, boilerplate, db, deployments, reextract, run, search, sources
+from flows.cli import (
+    analytics,
+    boilerplate,
+    db,
+    deployments,
+    metrics,
+    reextract,
+    run,
+    search,
+    sources,
+)
 
 app = typer.Typer(no_args_is_help=True, help="Scheduled news ingestion into SQL.")
-for group in (run, deployments, search, analytics, boilerplate, reextract, sources, db):
+for group in (run, deployments, search, analytics, boilerplate, reextract, sources, db, metrics):
     group.register(app)
 
 __all__ = ["app"]

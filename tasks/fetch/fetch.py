@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import random
+import re
 import socket
 import threading
 import time
@@ -258,6 +259,26 @@ _EXCEPTION_REASONS: tuple[tuple[type[Exception], str], ...] = (
 )
 
 
+_POOL_NAMES = re.compile(r"\b\w+\(host='[^']*', port=\d+\): ")
+
+
+def describe_error(exc: BaseException) -> str:
+    """An error fit for ``fetches.detail``: the innermost cause requests and urllib3 wrap (not
+    "Max retries exceeded", which is not true: we retry ourselves), without the names of our
+    connection classes (``Deadlined(host=...)``) or object addresses."""
+    inner: BaseException = exc
+    while True:
+        wrapped = getattr(inner, "reason", None)
+        if not isinstance(wrapped, BaseException) and inner.args:
+            wrapped = inner.args[0]
+        if not isinstance(wrapped, BaseException) or wrapped is inner:
+            break
+        inner = wrapped
+    text = _POOL_NAMES.sub("", str(inner))
+    text = re.sub(r"<[^<>]* object at 0x[0-9a-f]+>:? ?", "", text)
+    return f"{type(inner).__name__}: {text}"
+
+
 @dataclass(frozen=True, slots=True)
 class Attempt:
     """One try's outcome, and when to try again: ``retry_in`` seconds (backoff with jitter, or
@@ -287,7 +308,7 @@ def _attempt(
         reason, detail = exc.reason, exc.detail
     except Exception as exc:  # one bad server never stops a run: classify and record
         reason = next((r for t, r in _EXCEPTION_REASONS if isinstance(exc, t)), "fetch_error")
-        detail = f"{type(exc).__name__}: {exc}"
+        detail = describe_error(exc)
         if time.monotonic() >= deadline:  # our watchdog cut the connection
             reason, detail = "timeout", f"response took longer than the total deadline ({detail})"
     else:
