@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Any
 
-from prefect import allow_failure, flow, task
+from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import progress, runtime, steps
-from flows.ingest import batches, result_or_none, submit_work, summarize
+from flows.ingest import batches, submit_work, summarize
+from flows.runner import Handle, PrefectRunner, Runner
 from flows.settings import Settings
 from flows.summary import SourceReport
 from storage import articles
@@ -91,13 +90,19 @@ def discover_sitemap(
 
 
 def _warc_chain(
-    settings: Settings, source: SourceConfig, run_id: int, found: steps.Discovery | None
-) -> list[PrefectFuture[RunCounts]]:
-    chain: list[PrefectFuture[RunCounts]] = []
-    step: Any = warc_batch  # submit's overloads do not type wait_for without return_state
+    runner: Runner,
+    settings: Settings,
+    source: SourceConfig,
+    run_id: int,
+    found: steps.Discovery | None,
+) -> list[Handle[RunCounts]]:
+    chain: list[Handle[RunCounts]] = []
     for batch in batches(found.warc if found else [], settings.batch_size):
-        after: list[Any] = [allow_failure(chain[-1])] if chain else []
-        chain.append(step.submit(settings, source, run_id, batch, wait_for=after))
+        chain.append(
+            runner.submit(
+                warc_batch, settings, source, run_id, batch, after=chain[-1] if chain else None
+            )
+        )
     return chain
 
 
@@ -123,14 +128,15 @@ def backfill_news(
     source = backfill_source(settings, source_name, sources_path, sitemap)
     run_id = steps.start_run(settings, source.name, flow_run.get_id())
     run_key = flow_run.get_id() or uuid.uuid4().hex
+    runner = PrefectRunner()
     with runtime.run_hosts(run_key):  # released however the run ends
         found: steps.Discovery | None
         if warcs:
-            found = result_or_none(scan_warcs.submit(settings, source, run_id, list(warcs)))
-            chain = _warc_chain(settings, source, run_id, found)
+            found = runner.submit(scan_warcs, settings, source, run_id, list(warcs)).outcome()[0]
+            chain = _warc_chain(runner, settings, source, run_id, found)
         else:
-            found = result_or_none(discover_sitemap.submit(settings, source, run_id, run_key))
-            chain = submit_work(settings, source, run_id, run_key, found)
+            found = runner.submit(discover_sitemap, settings, source, run_id, run_key).outcome()[0]
+            chain = submit_work(runner, settings, source, run_id, run_key, found)
         report = SourceReport(source.name)
         summarize(report, found, chain)
         error = "; ".join(report.errors) or None

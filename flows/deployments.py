@@ -44,6 +44,11 @@ def schedule_spec(source: SourceConfig) -> dict[str, Any]:
     return {"cron": source.schedule, "timezone": "UTC"}
 
 
+def source_entry(source: SourceConfig) -> dict[str, Any]:
+    """The source as a sources-file entry (only what differs from the defaults)."""
+    return source.model_dump(mode="json", exclude_defaults=True)
+
+
 def deployment_spec(source: SourceConfig, pool: str) -> dict[str, Any]:
     """One source's deployment: never two runs of a source at once (a second is cancelled)."""
     return {
@@ -51,7 +56,8 @@ def deployment_spec(source: SourceConfig, pool: str) -> dict[str, Any]:
         "description": f"Ingest {source.name}: {', '.join(source.documents)}",
         "entrypoint": ENTRYPOINT,
         "tags": ["newsflow", f"source:{source.name}"],
-        "parameters": {"source_names": [source.name]},
+        # The source's own entry: a worker needs no sources file (nor the one `apply` read).
+        "parameters": {"source_names": [source.name], "source_entries": [source_entry(source)]},
         "work_pool": {"name": pool},
         "schedules": [schedule_spec(source)],
         "concurrency_limit": {"limit": 1, "collision_strategy": "CANCEL_NEW"},
@@ -195,3 +201,48 @@ def prune(pool: str, keep: set[str]) -> list[str]:
                 client.delete_deployment(deployment.id)
                 removed.append(deployment.name)
     return sorted(removed)
+
+
+def existing_deployments(names: list[str]) -> dict[str, str | None]:
+    """This flow's deployments named ``names`` on the server: name -> its work pool (``None``:
+    registered by ``newsflow serve``, which runs it in its own process)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterName,
+        FlowFilter,
+        FlowFilterName,
+    )
+
+    if not names:
+        return {}
+    with get_client(sync_client=True) as client:
+        found = client.read_deployments(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[FLOW_NAME])),
+            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=names)),
+        )
+    return {d.name: d.work_pool_name for d in found}
+
+
+def refuse_to_replace(names: list[str], *, serving: bool) -> None:
+    """``serve`` and ``deployments apply`` register the same names (``ingest-news/<source>``) in
+    incompatible ways (served runs need the serving process; applied ones a work pool, a pull
+    step and the source's entry): each refuses to replace the other's deployments."""
+    existing = existing_deployments(names)
+    clash = sorted(n for n, pool in existing.items() if (pool is not None) == serving)
+    if not clash:
+        return
+    listed = ", ".join(f"{FLOW_NAME}/{n}" for n in clash)
+    delete = " && ".join(f"prefect deployment delete {FLOW_NAME}/{n}" for n in clash)
+    if serving:
+        pools = ", ".join(sorted({str(existing[n]) for n in clash}))
+        raise DeploymentsError(
+            f"{listed} registered by `newsflow deployments apply` on work pool {pools} (run by"
+            f" workers); serving would replace them and break the workers' runs. Start a worker"
+            f" (`prefect worker start --pool {pools}`) instead, or delete them first: {delete}"
+        )
+    raise DeploymentsError(
+        f"{listed} registered by `newsflow serve` (run in the serving process); applying would"
+        f" replace them and break the served runs. Stop `newsflow serve` and delete them first:"
+        f" {delete}"
+    )

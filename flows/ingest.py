@@ -5,47 +5,54 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from prefect import State, allow_failure, flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact
+from prefect import State, flow, get_run_logger
 from prefect.client.schemas.objects import FlowRun
-from prefect.futures import PrefectFuture
-from prefect.runtime import flow_run
-from prefect.states import Failed
+from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import runtime, steps
+from flows.runner import Handle, PrefectRunner, Runner
 from flows.settings import Settings
-from flows.summary import SourceReport, markdown_summary
+from flows.summary import Outcome, SourceReport
 from storage import runs
 from storage.engine import snapshot, transaction
-from storage.migrate import ensure_schema
+from storage.migrate import ensure_schema, has_schema
 from tasks.records import RunCounts
-from tasks.sources import SourceConfig, load_sources, select_sources
+from tasks.sources import SourceConfig, SourcesError, load_sources, parse_sources, select_sources
 
 T = TypeVar("T")
 
 
 def resolve_sources(
-    settings: Settings, names: list[str] | None, sources_path: str | None
+    settings: Settings,
+    names: list[str] | None,
+    sources_path: str | None,
+    entries: list[dict[str, Any]] | None = None,
 ) -> list[SourceConfig]:
+    """The sources to run: from ``entries`` (a deployment carries its sources), else from the
+    sources file; an unknown name or a missing file says which file was read."""
+    if entries is not None:
+        return select_sources(parse_sources({"sources": entries}, "deployment parameters"), names)
     path = Path(sources_path) if sources_path else settings.sources
-    return select_sources(load_sources(path), names)
+    try:
+        return select_sources(load_sources(path), names)
+    except SourcesError as exc:
+        if str(path) in str(exc):
+            raise
+        raise SourcesError(f"{exc} (sources file {path.resolve()})") from None
 
 
 def batches(values: list[T], size: int) -> list[list[T]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
-def result_or_none(future: PrefectFuture[Any]) -> Any:
-    """The task's result, or ``None`` if it failed (its state message says why)."""
-    future.wait()
-    return future.result() if future.state.is_completed() else None
-
-
-def summarize(report: SourceReport, found: steps.Discovery | None, chain: list[Any]) -> None:
+def summarize(
+    report: SourceReport, found: steps.Discovery | None, chain: list[Handle[Any]]
+) -> None:
     if found is None:
         report.status = "failed"
         report.errors.append("discovery failed")
@@ -54,89 +61,89 @@ def summarize(report: SourceReport, found: steps.Discovery | None, chain: list[A
     report.errors.extend(found.feed_errors)
     if found.feeds_ok == 0:
         report.status = "failed"
-    for future in chain:
-        counts = result_or_none(future)
+    for handle in chain:
+        counts, why = handle.outcome()
         if counts is None:
             report.status = "failed"
-            report.errors.append(f"batch failed: {future.state.message}")
+            report.errors.append(f"batch failed: {why}")
         else:
             report.counts.add(counts)
 
 
 def _closer(status: str) -> Any:
-    """A flow-state hook that closes this flow run's ``running`` rows with ``status``. Prefect
+    """A flow-state hook that closes this flow run's ``running`` rows with ``status``; nothing
+    to close (and nothing created) when the database or its tables do not exist yet. Prefect
     calls it outside the flow's body, so it is an entry point: it builds its own ``Settings()``
     (an allowed place, see tests/test_layout.py)."""
 
     def close(_flow: Any, run: FlowRun, state: State[Any]) -> None:
+        url = Settings().database_url
         error = f"flow run {status}: {state.message}"
         try:
-            with transaction(Settings().database_url) as session:
+            if not has_schema(url):
+                return
+            with transaction(url) as session:
                 closed = runs.abandon_runs(session, str(run.id), status, error)
-        except Exception:  # the database may be why the run ended: log, never mask the state
-            logging.getLogger("newsflow").exception("could not close the runs of %s", run.id)
+        except Exception as exc:  # the database may be why the run ended: log, never mask the state
+            logging.getLogger("newsflow").error("could not close the runs of %s: %s", run.id, exc)
             return
-        logging.getLogger("newsflow").warning(
-            "flow run %s %s: closed %d run(s)", run.id, status, closed
-        )
+        if closed:
+            logging.getLogger("newsflow").warning(
+                "flow run %s %s: closed %d run(s)", run.id, status, closed
+            )
 
     return close
 
 
 def submit_work(
+    runner: Runner,
     settings: Settings,
     source: SourceConfig,
     run_id: int,
     run_key: str,
     discovery: steps.Discovery | None,
-) -> list[PrefectFuture[RunCounts]]:
+) -> list[Handle[RunCounts]]:
     """Submit the source's page batches, then its re-check batches, each after the previous."""
     size = settings.batch_size
     work: list[tuple[Any, list[Any]]] = []
     if discovery is not None:
         work += [(steps.process_batch, b) for b in batches(discovery.items, size)]
         work += [(steps.recheck_batch, b) for b in batches(discovery.rechecks, size)]
-    chain: list[PrefectFuture[RunCounts]] = []
+    chain: list[Handle[RunCounts]] = []
     for step, batch in work:
-        after = [allow_failure(chain[-1])] if chain else []
-        chain.append(step.submit(settings, source, run_id, run_key, batch, wait_for=after))
+        chain.append(
+            runner.submit(
+                step, settings, source, run_id, run_key, batch, after=chain[-1] if chain else None
+            )
+        )
     return chain
 
 
-@flow(
-    name="ingest-news",
-    task_runner=ThreadPoolTaskRunner(max_workers=8),  # type: ignore[arg-type]
-    log_prints=False,
-    on_failure=[_closer("failed"), runtime.release_run_hook],
-    on_crashed=[_closer("crashed"), runtime.release_run_hook],
-    on_cancellation=[_closer("cancelled"), runtime.release_run_hook],
-)
-def ingest_news(
-    source_names: list[str] | None = None, sources_path: str | None = None
-) -> list[SourceReport]:
-    """Ingest the named (or all enabled) sources once: discover, fetch, extract, dedup, store.
+def run_sources(runner: Runner, settings: Settings, sources: list[SourceConfig]) -> Outcome:
+    """Ingest ``sources`` once with ``runner`` (Prefect task runs, or plain local calls).
 
     Sources run concurrently; the batches of one source run one after another (politeness).
     """
     started = time.monotonic()
-    settings = Settings()
-    sources = resolve_sources(settings, source_names, sources_path)
     if sources:
-        steps.start_extraction_workers(settings)
+        runner.call(steps.start_extraction_workers, settings)
     ensure_schema(settings.database_url)
-    run_key = flow_run.get_id() or uuid.uuid4().hex  # the hosts' state is shared by the whole run
+    run_key = runner.flow_run_id or uuid.uuid4().hex  # the hosts' state is shared by the run
     with runtime.run_hosts(run_key):  # released however the run ends
-        run_ids = {s.name: steps.start_run(settings, s.name, flow_run.get_id()) for s in sources}
+        run_ids = {
+            s.name: runner.call(steps.start_run, settings, s.name, runner.flow_run_id)
+            for s in sources
+        }
         discoveries = {
-            s.name: steps.discover_source.submit(settings, s, run_ids[s.name], run_key)
+            s.name: runner.submit(steps.discover_source, settings, s, run_ids[s.name], run_key)
             for s in sources
         }
         found: dict[str, steps.Discovery | None] = {}
-        chains: dict[str, list[PrefectFuture[RunCounts]]] = {}
+        chains: dict[str, list[Handle[RunCounts]]] = {}
         for source in sources:
-            found[source.name] = result_or_none(discoveries[source.name])
+            found[source.name] = discoveries[source.name].outcome()[0]
             chains[source.name] = submit_work(
-                settings, source, run_ids[source.name], run_key, found[source.name]
+                runner, settings, source, run_ids[source.name], run_key, found[source.name]
             )
         reports = []
         for source in sources:
@@ -144,7 +151,8 @@ def ingest_news(
             summarize(report, found[source.name], chains[source.name])
             discovery = found[source.name]
             read = discovery.feed_states if discovery and report.status == "completed" else []
-            steps.finish_run(
+            runner.call(
+                steps.finish_run,
                 settings,
                 run_ids[source.name],
                 report.counts,
@@ -153,29 +161,67 @@ def ingest_news(
                 read,
             )
             reports.append(report)
-    steps.prune_raw_html(settings)
-    return _conclude(settings, reports, run_ids, time.monotonic() - started)
-
-
-def _conclude(
-    settings: Settings, reports: list[SourceReport], run_ids: dict[str, int], seconds: float
-) -> list[SourceReport]:
-    """Publish the run's summary artifact; the run fails when at least ``fail_share`` of its
-    sources failed (its reports are still the state's data)."""
+    runner.call(steps.prune_raw_html, settings)
     with snapshot(settings.database_url) as session:
         failures = runs.failures_by_reason(session, list(run_ids.values()))
-    by_source = {name: failures.get(run_id, {}) for name, run_id in run_ids.items()}
-    create_markdown_artifact(
-        markdown_summary(reports, by_source, seconds),
-        key="ingest-summary",
-        description="newsflow ingest: per-source counts and failures by reason",
-    )
+    for report in reports:
+        report.failures = failures.get(run_ids[report.source], {})
+    return Outcome(reports, time.monotonic() - started)
+
+
+def run_name() -> str:
+    """A flow run's name: its source(s) and its start (UTC), e.g. ``bbc-world 2026-12-04 15:00``."""
+    from prefect.runtime import flow_run
+
+    names = flow_run.parameters.get("source_names") or ["all"]
+    label = "+".join(names) if len(names) <= 3 else f"{names[0]}+{len(names) - 1} more"
+    return f"{label} {datetime.now(UTC):%Y-%m-%d %H:%M:%S}"
+
+
+@flow(
+    name="ingest-news",
+    flow_run_name=run_name,
+    task_runner=ThreadPoolTaskRunner(max_workers=8),  # type: ignore[arg-type]
+    log_prints=False,
+    on_failure=[_closer("failed"), runtime.release_run_hook],
+    on_crashed=[_closer("crashed"), runtime.release_run_hook],
+    on_cancellation=[_closer("cancelled"), runtime.release_run_hook],
+)
+def ingest_news(
+    source_names: list[str] | None = None,
+    sources_path: str | None = None,
+    source_entries: list[dict[str, Any]] | None = None,
+) -> list[SourceReport]:
+    """Ingest the named (or all enabled) sources once: discover, fetch, extract, dedup, store.
+    ``source_entries`` (sources-file entries) replace the file: what a deployment carries."""
+    settings = Settings()
+    sources = resolve_sources(settings, source_names, sources_path, source_entries)
+    outcome = run_sources(PrefectRunner(), settings, sources)
+    from flows.outcome import log_outcome, publish_artifacts, state_message
+
+    log_outcome(get_run_logger(), outcome.reports)
+    publish_artifacts(outcome)
+    return _conclude(outcome.reports, state_message(outcome.reports), settings.fail_share)
+
+
+def _conclude(reports: list[SourceReport], message: str, fail_share: float) -> list[SourceReport]:
+    """The run ends Failed when at least ``fail_share`` of its sources failed, else Completed;
+    either way with the short ``message`` and the reports as the state's data."""
     failed = sum(r.status == "failed" for r in reports)
-    get_run_logger().info("ingest finished: %d of %d source(s) failed", failed, len(reports))
-    if reports and failed / len(reports) >= settings.fail_share:
-        # A flow that returns a State ends in it: Failed, with the reports as its data.
-        state: State[Any] = Failed(
-            message=f"{failed} of {len(reports)} source(s) failed", data=reports
-        )
-        return cast(list[SourceReport], state)
-    return reports
+    # A flow that returns a State ends in it, with the reports as its data.
+    if reports and failed / len(reports) >= fail_share:
+        return cast(list[SourceReport], Failed(message=message, data=reports))
+    return cast(list[SourceReport], Completed(message=message, data=reports))
+
+
+def ingest_locally(settings: Settings, sources: list[SourceConfig]) -> list[SourceReport]:
+    """The same run with no Prefect engine and no server (``newsflow ingest`` when no
+    ``PREFECT_API_URL`` is set): the steps are plain calls in a thread pool, the per-source log
+    lines go to the console."""
+    from flows.outcome import log_outcome
+    from flows.runner import LocalRunner
+
+    with LocalRunner(max_workers=8) as runner:
+        outcome = run_sources(runner, settings, sources)
+    log_outcome(logging.getLogger("newsflow"), outcome.reports)
+    return outcome.reports

@@ -70,7 +70,9 @@ def registry_for(run_key: str, max_failures: int = 5) -> HostRegistry:
 
 def release_registry(run_key: str) -> None:
     with _registries_lock:
-        _registries.pop(run_key, None)
+        registry = _registries.pop(run_key, None)
+    if registry is not None:
+        registry.close()  # the run's per-host sessions and their kept-alive connections
 
 
 def active_registries() -> frozenset[str]:

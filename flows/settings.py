@@ -69,10 +69,14 @@ class Settings(BaseSettings):
     max_html_bytes: int = Field(5_000_000, gt=0)
     extract_recycle_after: int = Field(1000, ge=1)  # pages a worker extracts before it is replaced
     extract_recycle_rss_mb: int = Field(300, ge=0)  # ... or once its RSS passes this (0: off)
+    extract_max_rss_mb: int = Field(512, ge=0)  # killed mid-page past this (0: off)
     # `deployments apply`: a flow run without a heartbeat for this long is marked Crashed by a
     # Prefect automation (0: no automation). Above PREFECT_FLOWS_HEARTBEAT_FREQUENCY, with margin.
     zombie_after_seconds: int = Field(600, ge=0)
     keep_raw_html: bool = True
+    # `newsflow ingest` without PREFECT_API_URL runs without Prefect's engine (no temporary
+    # server); true: as a flow on a temporary server, recorded in PREFECT_HOME's database.
+    prefect_ephemeral: bool = False
     raw_html_retention_days: float = Field(30.0, ge=0)  # 0: keep forever
 
     @cached_property
@@ -105,6 +109,7 @@ class Settings(BaseSettings):
             max_html_bytes=self.max_html_bytes,
             recycle_after=self.extract_recycle_after,
             recycle_rss_mb=self.extract_recycle_rss_mb,
+            max_rss_mb=self.extract_max_rss_mb,
         )
 
     def fetch_config(self, delay: float | None = None) -> FetchConfig:

@@ -16,7 +16,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy.orm import Session
 
-from flows import progress
+from flows import progress, robotscache
 from flows.runtime import extraction_pool, process_is_dead, registry_for
 from flows.settings import Settings
 from storage import articles, feeds, rawpages, revisions, runs
@@ -30,7 +30,7 @@ from tasks.discover.source import fetch_source_documents, read_source
 from tasks.discover.warc import WarcEntry
 from tasks.extract.extract import PageInput, extract_fetched, page_input, page_result, page_results
 from tasks.extract.workers import extract_many
-from tasks.fetch.fetch import fetch_pages
+from tasks.fetch.polite import fetch_pages
 from tasks.records import (
     ExtractedPage,
     ExtractionResult,
@@ -248,9 +248,12 @@ def fetch_and_extract(
     hosts = registry_for(run_key, config.host_max_failures)
     urls = [i.url for i in items]
     headers = {url: dict(source.headers) for url in urls} if source.headers else None
+    if config.robots:
+        robotscache.prime_from_cache(settings.database_url, hosts, urls)
     pool = extraction_pool(settings)
     if pool is None:
         outcomes = fetch_pages(urls, config, hosts=hosts, headers=headers, side=side)
+        robotscache.save_to_cache(settings.database_url, hosts)
         fetched = [FetchedPage(i, o) for i, o in zip(items, outcomes, strict=True)]
         return extract_inline(settings, source, fetched)
     learned, options = _learned(settings, source.name), source.extract.options()
@@ -262,6 +265,7 @@ def fetch_and_extract(
             pending[index] = pool.submit(page_input(outcome, learned, options), batch)
 
     outcomes = fetch_pages(urls, config, hosts=hosts, headers=headers, side=side, on_outcome=submit)
+    robotscache.save_to_cache(settings.database_url, hosts)
     return [
         ExtractedPage(FetchedPage(item, outcome), pending[n].result() if n in pending else None)
         for n, (item, outcome) in enumerate(zip(items, outcomes, strict=True))
@@ -289,7 +293,10 @@ def recheck_batch(
     config = settings.fetch_config(source.delay)
     sent = {r.url: _with(source.headers, conditional_headers_for(r)) for r in rechecks}
     hosts = registry_for(run_key, config.host_max_failures)
+    if config.robots:
+        robotscache.prime_from_cache(settings.database_url, hosts, sent)
     outcomes = fetch_pages([r.url for r in rechecks], config, hosts=hosts, headers=sent)
+    robotscache.save_to_cache(settings.database_url, hosts)
     fetched = [
         FetchedPage(FeedItem(url=r.url, canonical_url=r.url), o)
         for r, o in zip(rechecks, outcomes, strict=True)

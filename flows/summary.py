@@ -17,6 +17,15 @@ class SourceReport:
     status: str = "completed"  # completed | failed
     counts: RunCounts = field(default_factory=RunCounts)
     errors: list[str] = field(default_factory=list)
+    failures: dict[str, int] = field(default_factory=dict)  # failed fetches by reason
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one ingest did: a report per source and how long it took."""
+
+    reports: list[SourceReport]
+    seconds: float
 
 
 def markdown_summary(

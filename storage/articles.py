@@ -135,6 +135,8 @@ def _insert_article(
         "authors_source": article.authors_source,
         "extractor": article.extractor[:32],
         "extractor_version": article.extractor_version[:32],
+        "is_accessible_for_free": article.accessible_for_free,
+        "paywall_teaser": article.paywall_teaser,
     }
     statement = dialect_insert(session, Article).values(values).on_conflict_do_nothing()
     return session.execute(statement.returning(Article.id)).scalar_one_or_none()

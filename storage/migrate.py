@@ -34,6 +34,20 @@ def current_revision(url: str) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def has_schema(url: str) -> bool:
+    """Whether the database exists and has the ingest tables, without creating anything (a SQLite
+    file is not created by asking)."""
+    from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if is_sqlite(url) and database not in ("", ":memory:") and not Path(database).exists():
+        return False
+    with get_engine(url).connect() as connection:
+        return inspect(connection).has_table("ingest_runs")
+
+
 def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 

@@ -123,6 +123,8 @@ def _metadata(article: ExtractedArticle) -> dict[str, object]:
         "date_source": (article.date_source or "page") if article.published_at else None,
         "extractor": article.extractor[:32],
         "extractor_version": article.extractor_version[:32],
+        "is_accessible_for_free": article.accessible_for_free,
+        "paywall_teaser": article.paywall_teaser,
     }
     return {key: value for key, value in values.items() if value is not None}
 

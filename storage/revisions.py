@@ -78,6 +78,7 @@ def revise_article(
     old.word_count, old.minhash, old.fetched_at = new.word_count, new.minhash or None, fetched_at
     old.revised_at = revised_at or fetched_at
     old.extractor, old.extractor_version = new.extractor[:32], new.extractor_version[:32]
+    old.is_accessible_for_free, old.paywall_teaser = new.accessible_for_free, new.paywall_teaser
     replace_bands(session, article_id, new.bands)
     return True
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from storage.feeds import feed_state_row
@@ -119,7 +119,7 @@ def failures_by_reason(session: Session, run_ids: Sequence[int]) -> dict[int, di
     rows = session.execute(
         select(Fetch.ingest_run_id, Fetch.reason, func.count())
         .where(Fetch.ingest_run_id.in_(list(run_ids)), Fetch.reason.not_in(ok))
-        .where(or_(Fetch.kind != "robots", Fetch.status_code.is_(None)))
+        .where(Fetch.kind != "robots")  # its consequence is on the pages (host_skipped)
         .group_by(Fetch.ingest_run_id, Fetch.reason)
     ).all()
     out: dict[int, dict[str, int]] = {}

@@ -126,6 +126,10 @@ class ExtractedArticle:
     line_keys: tuple[str, ...] = ()
     extractor: str = "trafilatura"  # what made the text, and its version
     extractor_version: str = field(default_factory=trafilatura_version)
+    # Access: the page's JSON-LD isAccessibleForFree (None: not stated), and whether the body is
+    # only the teaser a paywall shows (tasks/extract/access.py).
+    accessible_for_free: bool | None = None
+    paywall_teaser: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +182,7 @@ class RawPage:
     content_type: str | None
     body: bytes = field(repr=False)  # compressed with ``encoding``
     size: int  # bytes before compression
-    encoding: str = "zlib"
+    encoding: str = "zstd"  # tasks/extract/rawhtml.py; rows written before 2026-12 are "zlib"
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,3 +216,15 @@ class RunCounts:
         self.duplicates += other.duplicates
         self.failed += other.failed
         self.revised += other.revised
+
+
+@dataclass(frozen=True, slots=True)
+class RobotsRecord:
+    """A host's robots.txt answer as kept across runs (``robots_files``): the status and, for a
+    2xx, the text (``tasks.fetch.robots.rules_of`` reads its rules)."""
+
+    host: str  # tasks.fetch.hosts.host_key
+    status_code: int
+    body: str
+    fetched_at: datetime
+    expires_at: datetime

@@ -1,7 +1,8 @@
 """The extraction quality metrics shared by bench/extraction.py and tests/test_extract_quality.py.
 
-Body: the ScrapingHub article-extraction-benchmark metric (tokens ``\\w+``, 4-token shingles,
-per-page precision and recall, corpus P and R as means over pages, F1 of the two means).
+Body: the ScrapingHub article-extraction-benchmark metric (tokens ``\\w+`` of the NFC text,
+4-token shingles, per-page precision and recall, corpus P and R as means over pages, F1 of the
+two means).
 Metadata (fundus pages): title exact match, publish date same-day match, authors F1.
 """
 
@@ -11,6 +12,7 @@ import gzip
 import json
 import re
 import statistics
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
@@ -22,8 +24,10 @@ Score = tuple[float, float, float]  # tp, fp, fn, normalized to sum 1
 
 
 def shingle_counts(text: str, n: int = 4) -> Counter[tuple[str, ...]]:
-    """Counts of the text's n-token shingles (one shorter shingle for texts under n tokens)."""
-    tokens = _TOKEN.findall(text or "")
+    """Counts of the text's n-token shingles (one shorter shingle for texts under n tokens).
+    The text is NFC-normalized first: ``\\w`` does not match combining marks, so a decomposed
+    "ü" (u + U+0308) would split a word in two, and canonically equal texts must score equal."""
+    tokens = _TOKEN.findall(unicodedata.normalize("NFC", text or ""))
     return Counter(tuple(tokens[i : i + n]) for i in range(max(1, len(tokens) - n + 1)) if tokens)
 
 

@@ -156,7 +156,9 @@ class Stack:
 
     def start_worker(self) -> Any:
         name = f"worker-{len(self.workers) + 1}"
-        self.workers.append(self.start("worker", name, TEST_ONLY))
+        # No sources file on the workers: the deployments carry their source's entry.
+        missing = {"NEWSFLOW_SOURCES": str(self.tmp / "no-sources-on-workers.yaml")}
+        self.workers.append(self.start("worker", name, TEST_ONLY | missing))
         return self.workers[-1]
 
 
@@ -393,7 +395,9 @@ def test_deploy_registers_one_deployment_per_source_on_the_process_pool(stack: S
     for name, deployment in found.items():
         assert deployment["work_pool_name"] == "newsflow", name
         assert deployment["entrypoint"] == "flows/ingest.py:ingest_news"
-        assert deployment["parameters"] == {"source_names": [name]}
+        assert deployment["parameters"]["source_names"] == [name]
+        (entry,) = deployment["parameters"]["source_entries"]  # workers need no sources file
+        assert entry["name"] == name and entry["feeds"] == [stack.loopback.url(f"/{name}.xml")]
         assert deployment["pull_steps"] == [
             {"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}}
         ]

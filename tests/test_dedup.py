@@ -214,3 +214,16 @@ def test_concurrent_writers_put_copies_in_one_cluster(migrated_db: str) -> None:
     for n in range(pairs):
         a, b = f"https://side0.example/{n}", f"https://side1.example/{n}"
         assert (linked[a], linked[b]) in {(None, a), (b, None)}, (a, b, linked[a], linked[b])
+
+
+def test_comparable_words_is_what_hash_shingles_and_line_keys_compare() -> None:
+    from tasks.dedup import boilerplate
+    from tasks.dedup.dedup import shingles
+    from tasks.dedup.words import comparable_words
+    from tasks.extract.extract import content_hash
+
+    a, b = "Ｆｕｌｌ-width  CAFÉ, straße!\n北京市今天", "full width café strasse 北京市今天"
+    assert comparable_words(a) == ["full", "width", "café", "strasse", "北京市今天"]
+    assert content_hash(a) == content_hash(b)
+    assert shingles(a) == shingles(b)
+    assert boilerplate.normalize(a) == " ".join(comparable_words(b))

@@ -22,6 +22,7 @@ from flows.deployments import (
     render,
     zombie_automation,
 )
+from flows.settings import Settings
 from tasks.sources import load_sources
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,7 +85,7 @@ def test_render_one_deployment_per_enabled_source(tmp_path: Path) -> None:
     for deployment in deployments:
         assert deployment["entrypoint"] == ENTRYPOINT
         assert (ROOT / ENTRYPOINT.split(":")[0]).is_file()
-        assert deployment["parameters"] == {"source_names": [deployment["name"]]}
+        assert deployment["parameters"]["source_names"] == [deployment["name"]]
         ingest_news.validate_parameters(deployment["parameters"])  # the flow accepts them
         assert deployment["work_pool"] == {"name": "pool-x"}
         assert deployment["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}
@@ -138,3 +139,47 @@ def test_zombie_automation_is_prefects_heartbeat_recipe() -> None:
 def test_zombie_automation_below_two_heartbeats_is_refused() -> None:
     with pytest.raises(DeploymentsError, match="below 60"):
         ensure_zombie_automation(45)  # refused before any server is asked
+
+
+def test_render_deployments_carry_their_source_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.ingest import resolve_sources
+
+    path = write_sources(tmp_path / "sources.yaml")
+    written = {s.name: s for s in load_sources(path)}
+    deployments = spec(render(list(written.values()), "pool-x", "/srv/app"))["deployments"]
+    path.unlink()  # what a worker without the file sees
+    monkeypatch.chdir(tmp_path)
+
+    for deployment in deployments:
+        params = deployment["parameters"]
+        (source,) = resolve_sources(
+            Settings(), params["source_names"], None, params["source_entries"]
+        )
+        assert source == written[deployment["name"]]
+
+
+def test_resolve_sources_names_the_file_it_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.ingest import resolve_sources
+    from tasks.sources import SourcesError
+
+    path = write_sources(tmp_path / "sources.yaml")
+    with pytest.raises(SourcesError, match=rf"unknown source\(s\): other.*{path}"):
+        resolve_sources(Settings(), ["other"], str(path))
+    monkeypatch.setenv("NEWSFLOW_SOURCES", str(tmp_path / "missing.yaml"))
+    with pytest.raises(SourcesError, match=rf"cannot read sources file {tmp_path}/missing.yaml"):
+        resolve_sources(Settings(), ["hourly"], None)
+
+
+def test_dockerignore_lets_in_exactly_what_the_dockerfile_copies() -> None:
+    ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    allowed = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
+    copied: set[str] = set()
+    for line in (ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines():
+        if line.startswith("COPY ") and "--from" not in line:
+            copied.update(part.rstrip("/") for part in line.split()[1:-1])
+    assert "*" in ignore  # everything else (.venv, *.db, .git) stays out of the context
+    assert allowed == copied

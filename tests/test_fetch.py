@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from tasks.fetch.fetch import FetchConfig, fetch, fetch_pages, make_session
+from tasks.fetch.fetch import FetchConfig, fetch, make_session
 from tasks.fetch.netguard import WEB_PORTS, BlockedURL, NetworkPolicy, check_url
+from tasks.fetch.polite import fetch_pages
 from tasks.records import FetchOutcome
 from tests.loopback import LoopbackServer, Route
 

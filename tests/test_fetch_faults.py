@@ -39,9 +39,10 @@ import pytest
 import urllib3.response
 
 from tasks.discover.discover import FeedsRead, conditional_headers, read_feeds
-from tasks.fetch.fetch import FetchConfig, fetch, fetch_pages, make_session
+from tasks.fetch.fetch import FetchConfig, fetch, make_session
 from tasks.fetch.hosts import HostRegistry
 from tasks.fetch.netguard import BlockedURL, NetworkPolicy, check_url
+from tasks.fetch.polite import fetch_pages
 from tasks.fetch.robots import ROBOTS_MAX_BYTES
 from tasks.records import FeedState, FetchOutcome
 from tests.loopback import LoopbackServer, Route, rss_feed
@@ -307,6 +308,17 @@ def test_n1_connection_refused_is_retried_with_backoff_then_conn_error(
     assert len(sleeps) == 2
     assert 0.05 <= sleeps[0] <= 0.075
     assert 0.1 <= sleeps[1] <= 0.15
+
+
+def test_n1_connection_refused_detail_names_no_internal_class(
+    network: LoopbackOnlyNetwork, sleeps: list[float]
+) -> None:
+    outcome = _fetch(f"http://127.0.0.1:{_closed_port()}/a", config=_config(retries=0))
+
+    assert outcome.reason == "conn_error"
+    assert outcome.detail == (
+        "NewConnectionError: Failed to establish a new connection: [Errno 111] Connection refused"
+    )
 
 
 @pytest.mark.parametrize("fault", ["lying_content_length", "reset_mid_body"])

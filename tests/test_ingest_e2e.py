@@ -209,7 +209,6 @@ def test_ingest_publishes_a_summary_and_fails_past_the_threshold(
     from prefect.client.schemas.filters import (
         ArtifactFilter,
         ArtifactFilterFlowRunId,
-        ArtifactFilterKey,
     )
 
     from flows.ingest import ingest_news
@@ -234,7 +233,8 @@ def test_ingest_publishes_a_summary_and_fails_past_the_threshold(
 
     state = ingest_news(sources_path=str(sources), return_state=True)
 
-    assert state.is_failed() and "1 of 2 source(s) failed" in (state.message or "")
+    assert state.is_failed()
+    assert state.message == "1 of 2 source(s) failed; 1 new, 1 failed", state.message
     reports = state.result(raise_on_failure=False)
     assert isinstance(reports, list)
     assert [(r.source, r.status, r.counts.new) for r in reports] == [
@@ -243,15 +243,19 @@ def test_ingest_publishes_a_summary_and_fails_past_the_threshold(
     ]
     run_id = state.state_details.flow_run_id
     with get_client(sync_client=True) as client:
-        (artifact,) = client.read_artifacts(
-            artifact_filter=ArtifactFilter(
-                key=ArtifactFilterKey(any_=["ingest-summary"]),
-                flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]),
-            )
+        assert run_id is not None
+        run = client.read_flow_run(run_id)
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
         )
-    markdown = str(artifact.data)
-    assert "| good | completed |" in markdown and "| broken | failed |" in markdown
-    assert "http_404 1" in markdown  # failures by reason, per source
+    assert re.fullmatch(r"all \d{4}-\d\d-\d\d \d\d:\d\d:\d\d", run.name), run.name
+    by_key = {a.key: str(a.data) for a in artifacts}
+    assert set(by_key) == {"ingest-summary-good", "ingest-summary-broken"}  # one card per source
+    good, broken = by_key["ingest-summary-good"], by_key["ingest-summary-broken"]
+    assert good.startswith("**good**: completed") and "| new | 1 |" in good
+    assert "| http_404 | 1 |" in good  # failures by reason, a narrow table
+    assert broken.startswith("**broken**: failed")
+    assert max(len(line) for line in (good + broken).splitlines()) < 100  # fits a window
 
 
 def test_ingest_keeps_raw_html_and_kills_a_slow_page(

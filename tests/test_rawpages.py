@@ -6,6 +6,7 @@ import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select, update
 
 from flows.reextract import apply_retention, reextract
@@ -14,6 +15,7 @@ from storage import articles, rawpages, revisions, runs
 from storage.engine import transaction
 from storage.models import Article, ArticleRevision, Fetch, RawPageRow
 from tasks.extract.extract import content_hash, extract_fetched, extract_page, page_results
+from tasks.extract.rawhtml import decompress_body
 from tasks.records import ExtractedPage, FeedItem, FetchedPage, FetchOutcome, trafilatura_version
 from tests.test_analytics import run_cli
 
@@ -92,13 +94,34 @@ def pretend_old_extractor(db_url: str, text: str | None = None) -> None:
 # -- keeping raw pages ---------------------------------------------------------------------------
 
 
+def test_decompress_body_reads_zstd_and_older_zlib_rows() -> None:
+    body = article_html(1)
+    (raw,) = [
+        p.raw
+        for p in page_results(
+            extracted_pages(
+                [FeedItem("http://n.test/1", "http://n.test/1")], [fetched("http://n.test/1", body)]
+            )
+        )
+    ]
+    assert raw is not None and raw.encoding == "zstd" and len(raw.body) < len(body) / 2
+    assert decompress_body(raw.body, "zstd") == body
+    assert decompress_body(zlib.compress(body, 3), "zlib") == body
+    with pytest.raises(ValueError, match="unknown raw page encoding"):
+        decompress_body(raw.body, "brotli")
+
+
 def test_page_results_compresses_fetched_bodies() -> None:
     body = article_html(1)
     outcomes = [fetched("http://n.test/1", body), fetched("http://n.test/2", None, "http_404")]
     items = [FeedItem(o.url, o.url) for o in outcomes]
     pages = page_results(extracted_pages(items, outcomes))
     raw = pages[0].raw
-    assert raw is not None and zlib.decompress(raw.body) == body and raw.size == len(body)
+    assert (
+        raw is not None
+        and decompress_body(raw.body, raw.encoding) == body
+        and raw.size == len(body)
+    )
     assert pages[1].raw is None
     assert pages[0].fetch.body is None  # the fetch row itself never carries the body
 
@@ -122,8 +145,8 @@ def test_store_pages_keeps_raw_page_with_its_fetch_and_article(migrated_db: str)
         article.id,
         article.id,
     )
-    assert zlib.decompress(row.body) == body
-    assert (row.size, row.compressed_size, row.encoding) == (len(body), len(row.body), "zlib")
+    assert decompress_body(row.body, row.encoding) == body
+    assert (row.size, row.compressed_size, row.encoding) == (len(body), len(row.body), "zstd")
     assert row.fetched_at == fetch.fetched_at
 
 
@@ -131,7 +154,7 @@ def test_store_pages_keeps_raw_page_of_failed_extraction(migrated_db: str) -> No
     nav = b"<html><body><nav>Home | About</nav></body></html>"
     ingest_pages(migrated_db, "news", {"http://n.test/nav": nav})
     (row,) = raw_rows(migrated_db)
-    assert row.article_id is None and zlib.decompress(row.body) == nav
+    assert row.article_id is None and decompress_body(row.body, row.encoding) == nav
 
 
 def test_store_pages_without_raw_keeps_none(migrated_db: str) -> None:
@@ -344,7 +367,10 @@ def test_apply_rechecks_keeps_raw_page_of_refetch(migrated_db: str) -> None:
 
     assert counts.revised == 1
     latest = raw_rows(migrated_db)[-1]
-    assert (latest.article_id, zlib.decompress(latest.body)) == (recheck.article_id, body)
+    assert (latest.article_id, decompress_body(latest.body, latest.encoding)) == (
+        recheck.article_id,
+        body,
+    )
     with transaction(migrated_db) as session:
         revision = session.scalars(select(ArticleRevision)).one()
     assert revision.extractor_version == trafilatura_version()

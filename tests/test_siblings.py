@@ -20,11 +20,21 @@ def _page(*blocks: str) -> str:
     return f"<html><body><article>{''.join(blocks)}</article></body></html>"
 
 
+LONG = [p.replace("harbour", f"harbour {n}") for n, p in enumerate(P + P)]
+
+
 def test_restore_puts_back_a_sibling_block_in_document_order() -> None:
+    html = _page(_block(LONG[:2]), _block(LONG[2:8]), _block(LONG[8:10]))
+    kept = "\n".join(LONG[2:8])
+
+    assert restore(html, kept, kept) == "\n".join(LONG[:10])
+
+
+def test_restore_refuses_blocks_that_would_grow_the_body_past_its_cap() -> None:
     html = _page(_block(P[:2]), _block(P[2:4]), _block(P[4:]))
     kept = "\n".join(P[2:4])
 
-    assert restore(html, kept, kept) == "\n".join(P)
+    assert restore(html, kept, kept) == kept
 
 
 def test_restore_ignores_a_one_paragraph_block() -> None:

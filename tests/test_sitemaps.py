@@ -18,8 +18,9 @@ from tasks.dedup.urls import canonicalize_url
 from tasks.discover.discover import FeedParseError, detect_kind, parse_document, read_feeds
 from tasks.discover.sitemaps import SitemapError, gunzip, parse_sitemap
 from tasks.discover.urllists import parse_url_list, read_local
-from tasks.fetch.fetch import FetchConfig, fetch_pages
+from tasks.fetch.fetch import FetchConfig
 from tasks.fetch.netguard import NetworkPolicy
+from tasks.fetch.polite import fetch_pages
 from tasks.records import FetchOutcome
 from tests.loopback import LoopbackServer, Route
 from tests.test_discover import corpus_params

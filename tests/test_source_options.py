@@ -14,8 +14,9 @@ from storage.engine import transaction
 from storage.models import FeedItemRow
 from tasks.discover.fallbacks import with_feed_fallbacks
 from tasks.extract.extract import PageInput, extract_page
-from tasks.fetch.fetch import FetchConfig, fetch_pages
+from tasks.fetch.fetch import FetchConfig
 from tasks.fetch.netguard import NetworkPolicy
+from tasks.fetch.polite import fetch_pages
 from tasks.records import ExtractedArticle, ExtractOptions, FeedItem
 from tasks.sources import SourceConfig, SourcesError, parse_sources
 from tests.loopback import LoopbackServer

@@ -8,6 +8,7 @@ from flows.cli import (
     boilerplate,
     db,
     deployments,
+    metrics,
     reextract,
     run,
     search,
@@ -16,7 +17,18 @@ from flows.cli import (
 )
 
 app = typer.Typer(no_args_is_help=True, help="Scheduled news ingestion into SQL.")
-for group in (run, deployments, search, show, analytics, boilerplate, reextract, sources, db):
+for group in (
+    run,
+    deployments,
+    search,
+    show,
+    analytics,
+    boilerplate,
+    reextract,
+    sources,
+    db,
+    metrics,
+):
     group.register(app)
 
 __all__ = ["app"]

@@ -163,7 +163,30 @@ def stats() -> None:
             f"[{style}]{status}[/]" if style else status,
         )
     console.print(table)
+    for line in failure_lines(url):
+        console.print(line, highlight=False, soft_wrap=True)
     console.print(f"database: {redact_url(url)}", highlight=False, soft_wrap=True)
+
+
+def failure_lines(url: str) -> list[str]:
+    """Why sources fail: per source with failures, its failed fetches of the last 7 days by
+    reason, and its latest run's error when that run failed."""
+    from flows.outcome import reasons_text
+    from storage.engine import snapshot
+    from storage.health import source_health
+
+    with snapshot(url) as session:
+        healths = source_health(session)
+    lines = []
+    for health in healths:
+        why = []
+        if health.failures_7d:
+            why.append(f"failed 7d: {reasons_text(health.failures_7d)}")
+        if health.last_status not in (None, "completed"):
+            why.append(f"last run {health.last_status}: {(health.last_error or '-')[:200]}")
+        if why:
+            lines.append(f"{health.source}: " + "; ".join(why))
+    return lines
 
 
 def prune(

@@ -66,12 +66,14 @@ def apply(
         ensure_pool,
         ensure_zombie_automation,
         prune,
+        refuse_to_replace,
         render,
     )
     from flows.serve import ServerUnavailable, check_server
 
     try:
         api_url = check_server()
+        refuse_to_replace([s.name for s in chosen], serving=False)
         created = ensure_pool(pool)
     except (ServerUnavailable, DeploymentsError) as exc:
         raise fail(str(exc)) from None

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
 from flows.cli.common import SourcesOption, console, err, fail, load, prepare_database, selected
 from flows.settings import Settings, apply_prefect_defaults, redact_url
+from tasks.sources import SourceConfig
 
 
 def register(app: typer.Typer) -> None:
@@ -35,31 +36,53 @@ def ingest(
     prepare_database(settings.database_url)
     apply_prefect_defaults()
     from flows import progress
-    from flows.ingest import ingest_news
     from flows.report import ProgressBars, error_lines, summary_table
+    from flows.runner import prefect_server_configured
     from flows.runtime import shutdown_pool
 
+    local = not (prefect_server_configured() or settings.prefect_ephemeral)
     bars = ProgressBars(console, [s.name for s in chosen])
     progress.subscribe(bars)
     try:
         with bars:
-            state = ingest_news(
-                source_names=[s.name for s in chosen],
-                sources_path=str(path.resolve()),
-                return_state=True,
-            )
+            reports, failure = _run_ingest(settings, local, chosen, path)
     finally:
         progress.unsubscribe(bars)
         shutdown_pool()
-    reports = state.result(raise_on_failure=False)
-    if not isinstance(reports, list):  # the flow itself broke: no per-source reports
-        raise fail(f"ingest failed: {state.message}", 1)
+    if reports is None:  # the flow itself broke: no per-source reports
+        raise fail(f"ingest failed: {failure}", 1)
     console.print(summary_table(reports))
     for line in error_lines(reports):
         console.print(f"[yellow]{escape(line)}[/]", highlight=False, soft_wrap=True)
+    from flows.outcome import OFFLINE_HINT, may_be_offline
+
+    if may_be_offline(reports):
+        console.print(f"[yellow]{OFFLINE_HINT}[/]", highlight=False, soft_wrap=True)
     console.print(f"database: {redact_url(settings.database_url)}", highlight=False, soft_wrap=True)
     if all(r.status == "failed" for r in reports):
         raise typer.Exit(1)
+
+
+def _run_ingest(
+    settings: Settings, local: bool, chosen: list[SourceConfig], path: Path
+) -> tuple[list[Any] | None, str]:
+    """Run the ingest: with no Prefect server configured, without Prefect's engine (no temporary
+    server: it costs seconds and its shutdown logs errors); else as the ``ingest-news`` flow,
+    whose runs, logs and artifacts reach the server. The reports, or None and why."""
+    from flows.ingest import ingest_locally, ingest_news
+    from flows.runner import keep_logs_local
+
+    if local:
+        keep_logs_local()
+        try:
+            return ingest_locally(settings, chosen), ""
+        except Exception as exc:
+            return None, f"{type(exc).__name__}: {exc}"
+    state = ingest_news(
+        source_names=[s.name for s in chosen], sources_path=str(path.resolve()), return_state=True
+    )
+    reports = state.result(raise_on_failure=False)
+    return (reports, "") if isinstance(reports, list) else (None, str(state.message))
 
 
 def backfill(
@@ -124,11 +147,13 @@ def serve(sources: SourcesOption = None) -> None:
     path = sources or Settings().sources
     chosen = selected(path, None)
     apply_prefect_defaults()
+    from flows.deployments import DeploymentsError, refuse_to_replace
     from flows.serve import ServerUnavailable, check_server, serve_sources
 
     try:
         api_url = check_server()
-    except ServerUnavailable as exc:
+        refuse_to_replace([s.name for s in chosen if s.enabled], serving=True)
+    except (ServerUnavailable, DeploymentsError) as exc:
         raise fail(str(exc)) from None
     prepare_database(Settings().database_url)
     console.print(f"serving {len(chosen)} deployment(s) against {api_url}", highlight=False)

@@ -10,8 +10,9 @@ from tasks.dedup.urls import site_domain
 from tasks.discover.fallbacks import with_feed_fallbacks
 from tasks.discover.source import fetch_source_documents, read_source
 from tasks.extract.extract import PageInput, extract_page
-from tasks.fetch.fetch import FetchConfig, fetch_pages
+from tasks.fetch.fetch import FetchConfig
 from tasks.fetch.hosts import HostRegistry
+from tasks.fetch.polite import fetch_pages
 from tasks.records import ExtractedArticle, FeedItem, FetchOutcome
 from tasks.sources import SourceConfig
 

@@ -17,8 +17,9 @@ from typing import Any
 from tasks.discover.discover import read_feeds
 from tasks.discover.source import fetch_source_documents, read_source
 from tasks.extract.extract import PageInput, extract_page
-from tasks.fetch.fetch import FetchConfig, fetch_pages
+from tasks.fetch.fetch import FetchConfig
 from tasks.fetch.hosts import HostRegistry
+from tasks.fetch.polite import fetch_pages
 from tasks.records import FetchOutcome
 from tasks.sources import SourceConfig
 

@@ -16,8 +16,9 @@ from tasks.dedup.urls import canonicalize_url, site_domain
 from tasks.discover.discover import FeedParseError, parse_feed
 from tasks.discover.sitemaps import MAX_INFLATED, SitemapError, gunzip, parse_sitemap
 from tasks.fetch.encoding import decode_html
-from tasks.fetch.fetch import FetchConfig, fetch_pages
+from tasks.fetch.fetch import FetchConfig
 from tasks.fetch.hosts import HostRegistry, host_key
+from tasks.fetch.polite import fetch_pages
 from tasks.fetch.robots import interpret, robots_url
 from tasks.records import FetchOutcome
 

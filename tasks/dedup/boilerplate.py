@@ -14,10 +14,10 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-import unicodedata
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
+from tasks.dedup.words import comparable_words
 from tasks.records import PageLines, PageResult
 
 _WORD = re.compile(r"\w+")
@@ -34,7 +34,7 @@ class Rule:
 
 def normalize(line: str) -> str:
     """A line as compared: its words, case-folded, punctuation and spacing ignored."""
-    return " ".join(_WORD.findall(unicodedata.normalize("NFKC", line).casefold()))
+    return " ".join(comparable_words(line))
 
 
 def line_key(line: str) -> str | None:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-import unicodedata
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 import numpy as np
 import numpy.typing as npt
+
+from tasks.dedup.words import comparable_words
 
 NUM_PERM = 128
 BANDS = 32
@@ -29,7 +30,7 @@ _WORD = re.compile(r"\w+")
 
 def shingles(text: str, size: int = SHINGLE) -> set[bytes]:
     """Word ``size``-shingles of the normalized text (case and punctuation ignored)."""
-    words = _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+    words = comparable_words(text)
     if len(words) < size:
         return {" ".join(words).encode()} if words else set()
     return {" ".join(words[i : i + size]).encode() for i in range(len(words) - size + 1)}

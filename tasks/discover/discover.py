@@ -23,8 +23,9 @@ from tasks.dedup.urls import canonicalize_url
 from tasks.discover.sitemaps import SitemapError, gunzip, parse_sitemap
 from tasks.discover.urllists import is_local, looks_like_url_list, parse_url_list, read_local
 from tasks.discover.xmlsafe import without_entity_declarations
-from tasks.fetch.fetch import FetchConfig, fetch_pages
+from tasks.fetch.fetch import FetchConfig
 from tasks.fetch.hosts import HostRegistry
+from tasks.fetch.polite import fetch_pages
 from tasks.records import FeedItem, FeedState, FetchOutcome, Recheck
 
 _TAG = re.compile(r"<[^>]*>")

@@ -39,16 +39,6 @@ _WIDGET = re.compile(
     r"|\bsession (?:has )?(?:timed out|expired)\b|\bremain logged\b|\btimeout: \d+ seconds?\b",
     re.IGNORECASE,
 )
-# Consent placeholders for blocked embeds ("Externer Inhalt nicht verfügbar", "enable cookies ...",
-# "Ich bin damit einverstanden, dass mir externe Inhalte angezeigt werden").
-_CONSENT = re.compile(
-    r"(?:cookie|privacy|datenschutz|privatsphäre|externe[rn]? inhalt)\w*.{0,80}"
-    r"(?:einstellung|setting|zustimm|consent|akzeptier|accept|aktivier|enable|laden)"
-    r"|externer inhalt nicht verfügbar"
-    r"|externe[rn]? inhalt\w*.{0,80}(?:einverstanden|angezeigt|ausgewählt)"
-    r"|einverstanden.{0,80}externe[rn]? inhalt",
-    re.IGNORECASE,
-)
 # Calls to action and credits around the article, anywhere in a short line: newsletter and
 # "in your inbox" sign-ups, affiliate-commission disclosures, "Read more:"/"Click here" links,
 # copyright notices, "more to follow" on breaking stories, wire-service credit lines, donation
@@ -69,13 +59,12 @@ _BYLINE = re.compile(
 )
 # A call to action with an e-mail address ("Got a story? Email webnews@...").
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
-NOTICE_WORDS = (
-    40  # consent, e-mail and call-to-action lines longer than this are taken for article text
-)
+NOTICE_WORDS = 40  # e-mail and call-to-action lines longer than this are taken for article text
 # A line ending like a sentence (or a quote, or a lead-in to one).
-_SENTENCE_END = re.compile(r"[.!?:;\"”“»«)\]…。！？」]$")
+_SENTENCE_END = re.compile(r"[.!?:;\"”“»«)\]…。！？」।]$")
 TEASER_WORDS = 15  # a "- " list item shorter than this without a sentence end is a link teaser
 TAIL_WORDS = 6  # short unpunctuated lines at the very end are bylines, tags and buttons
+LABEL_CHARS = 12  # ... and at most this many characters per word (a CJK sentence is one "word")
 LEAD_WORDS = 2  # ... and at the very start, section labels ("World", "Politik")
 LEAD_LINES = 4  # how far into the body the headline may be echoed
 TITLE_OVERLAP = 0.6  # share of the shorter one's words a line must share with the headline
@@ -110,19 +99,35 @@ def drop_repeats(lines: list[str]) -> list[str]:
     return out
 
 
-def is_furniture(line: str) -> bool:
-    """A line that is page furniture: a widget label, a photo credit, a byline, a consent
-    placeholder, a call to action (e-mail, newsletter, "read more") or a link-teaser bullet."""
+# The cleaning rules by name: bench/extraction.py switches each off in turn and keeps one only
+# when it helps on more held-out publishers than it hurts (leave-one-publisher-out).
+LINE_RULES = ("noise", "credit", "widget", "byline", "email", "promo", "teaser")
+BODY_RULES = ("repeats", *LINE_RULES, "lead", "tail")
+Skip = frozenset[str]
+
+
+def furniture_rule(line: str, skip: Skip = frozenset()) -> str | None:
+    """The name of the rule that takes a line for page furniture (a widget label, a photo credit,
+    a byline, a call to action, a link-teaser bullet), or None."""
     line = line.strip()
-    if _NOISE.match(line) or _CREDIT.match(line) or _WIDGET.search(line) or _BYLINE.match(line):
-        return True
     words = len(line.split())
-    if words <= NOTICE_WORDS and (
-        _CONSENT.search(line) or _EMAIL.search(line) or _PROMO.search(line)
-    ):
-        return True
-    teaser = line.startswith("- ") and words < TEASER_WORDS
-    return teaser and not _SENTENCE_END.search(line)
+    short = words <= NOTICE_WORDS
+    checks = (
+        ("noise", lambda: _NOISE.match(line)),
+        ("credit", lambda: _CREDIT.match(line)),
+        ("widget", lambda: short and _WIDGET.search(line)),
+        ("byline", lambda: _BYLINE.match(line)),
+        ("email", lambda: short and _EMAIL.search(line)),
+        ("promo", lambda: short and _PROMO.search(line)),
+        ("teaser", lambda: line.startswith("- ") and words < TEASER_WORDS
+         and not _SENTENCE_END.search(line)),
+    )  # fmt: skip
+    return next((name for name, check in checks if name not in skip and check()), None)
+
+
+def is_furniture(line: str, skip: Skip = frozenset()) -> bool:
+    """Whether any (not skipped) furniture rule takes the line."""
+    return furniture_rule(line, skip) is not None
 
 
 def echoes_title(line: str, title: str | None) -> bool:
@@ -132,13 +137,20 @@ def echoes_title(line: str, title: str | None) -> bool:
         set(_WORD.findall(line.casefold())),
         set(_WORD.findall((title or "").casefold())),
     )
-    if not words or not headline or len(words) > 2 * len(headline) + 5 or line.endswith("."):
+    if (
+        not words
+        or not headline
+        or len(words) > 2 * len(headline) + 5
+        or line.endswith((".", "।", "。"))
+    ):
         return False
     return len(words & headline) / min(len(words), len(headline)) >= TITLE_OVERLAP
 
 
 def _is_label(line: str, max_words: int) -> bool:
-    return len(line.split()) <= max_words and not _SENTENCE_END.search(line)
+    """A short line without a sentence end; CJK text has no spaces, so its length counts too."""
+    short = len(line.split()) <= max_words and len(line) <= LABEL_CHARS * max_words
+    return short and not _SENTENCE_END.search(line)
 
 
 def _trim_lead(lines: list[str], title: str | None) -> list[str]:
@@ -152,10 +164,15 @@ def _trim_lead(lines: list[str], title: str | None) -> list[str]:
     return lines[start:]
 
 
-def clean_body(text: str, title: str | None = None) -> str:
-    """The body without the headline, repeated lines, furniture lines and trailing labels."""
-    lines = [line for line in drop_repeats(sanitize(text).split("\n")) if not is_furniture(line)]
-    lines = _trim_lead(lines, title)
-    while lines and _is_label(lines[-1], TAIL_WORDS):
+def clean_body(text: str, title: str | None = None, skip: Skip = frozenset()) -> str:
+    """The body without the headline, repeated lines, furniture lines and trailing labels (the
+    rules named in ``skip`` left out)."""
+    lines = sanitize(text).split("\n")
+    if "repeats" not in skip:
+        lines = drop_repeats(lines)
+    lines = [line for line in lines if not is_furniture(line, skip)]
+    if "lead" not in skip:
+        lines = _trim_lead(lines, title)
+    while "tail" not in skip and lines and _is_label(lines[-1], TAIL_WORDS):
         lines.pop()
     return sanitize("\n".join(lines))

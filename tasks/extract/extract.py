@@ -6,7 +6,6 @@ import dataclasses
 import functools
 import hashlib
 import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,9 +13,13 @@ from typing import Any
 from tasks.dedup import boilerplate
 from tasks.dedup.dedup import accept_page_canonical, band_hashes, signature
 from tasks.dedup.urls import canonicalize_url
-from tasks.extract import siblings
-from tasks.extract.clean import clean_body, sanitize
-from tasks.extract.metadata import clean_title, dates, detect_language, split_authors
+from tasks.dedup.words import comparable_words
+from tasks.extract.access import paywall_teaser
+from tasks.extract.body import body_text, needs_recheck, second_opinion
+from tasks.extract.clean import Skip, sanitize
+from tasks.extract.jsonld import StructuredData, read_structured
+from tasks.extract.metadata import dates, detect_language
+from tasks.extract.pagemeta import author_tags, choose_authors, choose_title, first_heading
 from tasks.extract.rawhtml import compress_page
 from tasks.fetch.encoding import decode_html
 from tasks.records import (
@@ -59,9 +62,7 @@ class PageInput:
     content_type: str | None = None  # the HTTP header, for decoding
     options: ExtractOptions | None = None  # the source's switches (default: ExtractOptions())
     boilerplate: frozenset[str] = frozenset()  # line keys the source's pages repeat: stripped
-    # False: the article's language is what the page declares, and the caller detects the body's
-    # (:func:`with_detected_language`): the extraction pool does that in the parent process, so
-    # py3langid's 70 MB model is loaded once, not once per worker.
+    # False: the article's language is what the page declares (no detection from the body).
     detect_language: bool = True
 
 
@@ -80,7 +81,7 @@ def _clean_field(value: Any) -> str | None:
 
 def content_hash(text: str) -> str:
     """SHA-256 of the text normalized for comparison (case, punctuation and spacing ignored)."""
-    words = _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+    words = comparable_words(text)
     return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()
 
 
@@ -132,8 +133,33 @@ def _not_an_article(raw: str, text: str) -> str | None:
     return None
 
 
-def extract_page(page: PageInput) -> ExtractionResult:
-    """Extract one page; a page with no usable text is a result with a reason, not an error."""
+@dataclass(frozen=True, slots=True)
+class ParsedPage:
+    """A page as trafilatura read it, with its title and authors chosen (:func:`parse_page`)."""
+
+    html: str  # decoded
+    tree: Any  # the parsed page (lxml), read only
+    data: dict[str, Any]  # trafilatura's document
+    structured: StructuredData
+    title: str | None
+    authors: tuple[str, ...]
+    raw: str  # trafilatura's body text, sanitized
+
+
+def _bare_extraction(page: Any, url: str, options: ExtractOptions, metadata: bool = True) -> Any:
+    return _trafilatura().bare_extraction(
+        page,
+        url=url,
+        with_metadata=metadata,
+        include_comments=options.include_comments,
+        include_tables=options.include_tables,
+        favor_precision=options.favor_precision,
+        favor_recall=options.favor_recall,
+    )
+
+
+def parse_page(page: PageInput) -> ParsedPage | ExtractionResult:
+    """Decode and parse one page and run trafilatura on it; a failure is a result with a reason."""
     trafilatura = _trafilatura()
     options = page.options or ExtractOptions()
     html = decode_html(page.html, page.content_type)
@@ -141,46 +167,74 @@ def extract_page(page: PageInput) -> ExtractionResult:
         # Parsed once, as trafilatura parses: it extracts from a copy of the tree, and
         # siblings.restore reads the untouched tree (no second parse of the page).
         tree = trafilatura.utils.load_html(html)
-        doc = trafilatura.bare_extraction(
-            html if tree is None else tree,
-            url=page.url,
-            with_metadata=True,
-            include_comments=options.include_comments,
-            include_tables=options.include_tables,
-            favor_precision=options.favor_precision,
-            favor_recall=options.favor_recall,
-        )
+        doc = _bare_extraction(html if tree is None else tree, page.url, options)
     except Exception as exc:  # trafilatura may raise on hostile markup: record it, go on
         return ExtractionResult(page.url, None, "extract_error", f"{type(exc).__name__}: {exc}")
     if doc is None:
         return ExtractionResult(page.url, None, "no_extractable_text", "trafilatura found no body")
     data = doc if isinstance(doc, dict) else doc.as_dict()
-    title = clean_title(
-        _clean_field(data.get("title")), _clean_field(data.get("sitename")), page.url
+    structured = read_structured(tree)
+    site = _clean_field(data.get("sitename"))
+    heading = _clean_field(first_heading(tree))
+    title = _clean_field(
+        choose_title(structured, _clean_field(data.get("title")), heading, site, page.url)
     )
+    byline = _clean_field(data.get("author"))
+    authors = choose_authors(structured, byline, author_tags(tree), site, page.url)
     raw = sanitize(data.get("text") or "")
-    text = clean_body(siblings.restore(tree, clean_body(raw, title), raw), title)
-    keys = boilerplate.line_keys(text)  # before stripping: what learning counts
-    text = boilerplate.strip(text, page.boilerplate)  # before counting words and hashing
-    reason = _not_an_article(raw, text)
+    return ParsedPage(html, tree, data, structured, title, authors, raw)
+
+
+def _precise_raw(page: PageInput, parsed: ParsedPage) -> str | None:
+    """trafilatura's text of the page in ``favor_precision`` mode (the second opinion)."""
+    options = dataclasses.replace(page.options or ExtractOptions(), favor_precision=True)
+    try:
+        doc = _bare_extraction(parsed.tree, page.url, options, metadata=False)
+    except Exception:  # a second opinion that fails is no opinion
+        return None
+    data = doc if doc is None or isinstance(doc, dict) else doc.as_dict()
+    return sanitize(data.get("text") or "") if data else None
+
+
+def page_body(
+    page: PageInput, parsed: ParsedPage, skip: Skip = frozenset()
+) -> tuple[str, str, str | None]:
+    """(cleaned body, stored body, why it is not an article or None): the stored body is the
+    cleaned one without the source's boilerplate lines (``skip``: body rules left out, see
+    :data:`tasks.extract.body.RULES`). A body that cleaning had to cut much of is re-checked against
+    trafilatura's ``favor_precision`` mode (:func:`tasks.extract.body.second_opinion`)."""
+    cleaned = body_text(parsed.tree, parsed.raw, parsed.title, skip)
+    asked = "recheck" not in skip and not (page.options or ExtractOptions()).favor_precision
+    if asked and parsed.tree is not None and needs_recheck(parsed.raw, cleaned):
+        other = _precise_raw(page, parsed)
+        if other:
+            cleaned = second_opinion(cleaned, body_text(parsed.tree, other, parsed.title, skip))
+    text = boilerplate.strip(cleaned, page.boilerplate)  # before counting words and hashing
+    return cleaned, text, _not_an_article(parsed.raw, text)
+
+
+def extract_page(page: PageInput) -> ExtractionResult:
+    """Extract one page; a page with no usable text is a result with a reason, not an error."""
+    parsed = parse_page(page)
+    if isinstance(parsed, ExtractionResult):
+        return parsed
+    cleaned, text, reason = page_body(page, parsed)
     if reason is not None:
         detail = f"body has {len(_WORD.findall(text))} words, {len(text)} characters"
         return ExtractionResult(page.url, None, reason, detail)
-    return ExtractionResult(page.url, _article(page, html, data, text, title, keys))
+    keys = boilerplate.line_keys(cleaned)  # before stripping: what learning counts
+    return ExtractionResult(page.url, _article(page, parsed, text, keys))
 
 
 def _article(
-    page: PageInput,
-    html: str,
-    data: dict[str, Any],
-    text: str,
-    title: str | None,
-    keys: tuple[str, ...] = (),
+    page: PageInput, parsed: ParsedPage, text: str, keys: tuple[str, ...] = ()
 ) -> ExtractedArticle:
+    data, html = parsed.data, parsed.html
     site_name = _clean_field(data.get("sitename"))
     page_lang = page_language(page.html)
     published, modified, date_source = dates(data.get("date"), html, page.url)
     sig = signature(text)
+    words = len(_WORD.findall(text))
     declared = _clean_field(data.get("url"))  # the page's rel=canonical / og:url
     canonical = declared if declared and accept_page_canonical(page.url, declared) else page.url
     return ExtractedArticle(
@@ -188,9 +242,9 @@ def _article(
         canonical_url=canonicalize_url(canonical) or canonicalize_url(page.url) or page.url,
         text=text,
         content_hash=content_hash(text),
-        title=title,
+        title=parsed.title,
         description=_clean_field(data.get("description")),
-        authors=split_authors(_clean_field(data.get("author")), site_name, page.url),
+        authors=parsed.authors,
         published_at=published,
         modified_at=modified,
         date_source=date_source,
@@ -198,22 +252,13 @@ def _article(
         language=detect_language(text, page_lang) if page.detect_language else page_lang,
         image_url=_clean_field(data.get("image")),
         tags=_terms(list(data.get("categories") or []) + list(data.get("tags") or [])),
-        word_count=len(_WORD.findall(text)),
+        word_count=words,
         minhash=sig,
         bands=tuple(band_hashes(sig)),
         line_keys=keys,
+        accessible_for_free=parsed.structured.accessible_for_free,
+        paywall_teaser=paywall_teaser(parsed.structured.accessible_for_free, parsed.raw, words),
     )
-
-
-def with_detected_language(result: ExtractionResult) -> ExtractionResult:
-    """The result of a page extracted with ``detect_language=False``, its article's language
-    detected from the body (the page's declared language, which the article holds, as fallback):
-    what ``extract_page`` would have returned with detection on."""
-    article = result.article
-    if article is None:
-        return result
-    language = detect_language(article.text, article.language)
-    return dataclasses.replace(result, article=dataclasses.replace(article, language=language))
 
 
 def pages_to_extract(

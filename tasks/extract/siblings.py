@@ -4,8 +4,10 @@ Pages often cut the body into several blocks with the same markup (one per chunk
 "continue reading" split, a lead block and a body block), and trafilatura keeps one of them. A
 paragraph the extraction left out is put back when it sits in the same markup as paragraphs it
 kept (same tag and class on itself and its nearest ancestors), is a real paragraph (long, ending
-like a sentence), and has a sibling paragraph that qualifies too (a one-paragraph block in the
-same markup is a teaser card). Generic: no site names, only the page's own structure.
+like a sentence), looks like article text (little link text, not in page chrome or a block named
+for related links, teasers or comments), and has a sibling paragraph that qualifies too (a
+one-paragraph block in the same markup is a teaser card); nothing is restored when it would add
+more than 1.25 times the kept body. Generic: no site names, only the page's own structure.
 """
 
 from __future__ import annotations
@@ -22,6 +24,15 @@ DEPTH = 3  # ancestors whose tag and class must match
 GROUP = 2  # qualifying paragraphs a block needs before any of them is restored
 _WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"[.!?\"”“»«)…。！？」]$")
+LINK_SHARE = 0.3  # a paragraph whose text is this much link text is a teaser or a link list
+GROWTH = 1.25  # restoring more text than this times the kept body is not a split article
+# Containers whose paragraphs are never article text: page chrome, captions, and blocks named
+# for related links, teasers, recommendations, comments or sharing.
+_CHROME = frozenset({"header", "footer", "nav", "aside", "figure", "figcaption", "form"})
+_CLUTTER = re.compile(
+    r"related|teaser|recommend|promo|newsletter|comment|sidebar|footer|share|more-?stories",
+    re.IGNORECASE,
+)
 Signature = tuple[tuple[str, str], ...]
 _PARSER = lxml.html.HTMLParser(encoding="utf-8")
 
@@ -54,6 +65,19 @@ def _paragraphs(page: str | Any) -> list[tuple[Any, str, str]]:
     return out
 
 
+def looks_like_article(element: Any, body: str) -> bool:
+    """Whether a paragraph looks like article text: not mostly link text, and not inside page
+    chrome or a block named for related links, teasers or comments."""
+    links = sum(len(" ".join(a.text_content().split())) for a in element.iter("a"))
+    if links > LINK_SHARE * max(len(body), 1):
+        return False
+    for node in [element, *element.iterancestors()]:
+        name = f"{node.get('class') or ''} {node.get('id') or ''}"
+        if str(node.tag) in _CHROME or _CLUTTER.search(name):
+            return False
+    return True
+
+
 def restore(page: str | Any, text: str, raw: str) -> str:
     """``text`` (the cleaned body) with the paragraphs of sibling blocks trafilatura left out put
     back in document order; ``page`` is the page's HTML text or its parsed lxml tree (read, not
@@ -73,11 +97,11 @@ def restore(page: str | Any, text: str, raw: str) -> str:
         (index, element, body)
         for index, (element, body, key) in enumerate(paragraphs)
         if len(key) >= MIN_CHARS and key not in line_of and _SENTENCE_END.search(body)
-        and _signature(element) in kept and key not in seen
+        and _signature(element) in kept and key not in seen and looks_like_article(element, body)
     ]  # fmt: skip
     blocks = Counter(element.getparent() for _, element, _ in missing)
     restored = [(i, body) for i, element, body in missing if blocks[element.getparent()] >= GROUP]
-    if not restored:
+    if not restored or sum(len(body) for _, body in restored) > GROWTH * len(text):
         return text
     items, last = [], -1
     for i, line in enumerate(lines):  # a line without a paragraph follows the one before it

@@ -9,6 +9,8 @@ its own workers, each a spawned process with a pipe:
 - a page still running after ``timeout`` seconds has its worker killed (``extract_timeout``);
 - a worker that dies on a page (segfault, out of memory, ``os._exit``) costs only that page
   (``extract_crashed``);
+- a worker whose resident memory passes ``max_rss_mb`` while it extracts a page (polled every
+  ``RSS_POLL`` seconds) is killed mid-page (``extract_memory``);
 - a worker is replaced after ``recycle_after`` pages, or as soon as its resident memory passes
   ``recycle_rss_mb`` (trafilatura's and lxml's caches keep growing; a fresh worker costs about a
   second of CPU to import and warm up, so recycling by size rather than often by count keeps the
@@ -28,123 +30,38 @@ import contextlib
 import heapq
 import itertools
 import logging
-import multiprocessing
 import os
-import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, InvalidStateError
-from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
-from multiprocessing.process import BaseProcess
-from pathlib import Path
 
-from tasks.extract.extract import PageInput, extract_page, with_detected_language
+from tasks.extract.extract import PageInput, extract_page
+from tasks.extract.workerproc import (
+    MAX_START_FAILURES,
+    START_TIMEOUT,
+    Extractor,
+    Job,
+    PoolLimits,
+    Worker,
+    resident_bytes,
+    too_large,
+)
 from tasks.records import ExtractionResult
 
+DEFAULT_LIMITS = PoolLimits()
+RSS_POLL = 0.1  # seconds between memory checks of the busy workers
+
+__all__ = ["ExtractionPool", "PoolLimits", "extract_many", "resident_bytes", "too_large"]
+
 log = logging.getLogger("newsflow")
-
-Extractor = Callable[[PageInput], ExtractionResult]
-START_TIMEOUT = 120.0  # seconds a new worker may take to import and warm up
-_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-MAX_START_FAILURES = 3  # consecutive workers that die before being ready: give the batch up
-# Long enough to take every lazy import of a real page's path (extraction, metadata, MinHash).
-_WARM_UP = PageInput(
-    "http://warm-up.invalid/",
-    b"<html lang='en'><head><title>Warm up</title></head><body><article><h1>Warm up</h1><p>"
-    + b" ".join(b"word%d" % i for i in range(80))
-    + b".</p><p>A second paragraph of the warm-up page.</p></article></body></html>",
-)
-
-
-@dataclass(frozen=True, slots=True)
-class PoolLimits:
-    """Per-page limits of the pool (``flows/settings.py``: ``extract_timeout``,
-    ``max_html_bytes``, ``extract_recycle_after``)."""
-
-    timeout: float = 20.0
-    max_html_bytes: int = 5_000_000
-    recycle_after: int = 1000
-    recycle_rss_mb: int = 300  # 0: never recycle by size
-
-
-def _serve(conn: Connection, extractor: Extractor) -> None:
-    """A worker's loop: warm up, say ready, then extract what it is sent until told to stop (or
-    until its parent is gone). Ctrl-C is the parent's business: the worker ignores SIGINT."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    extractor(replace(_WARM_UP, detect_language=False))  # the parent detects languages
-    conn.send("ready")
-    with contextlib.suppress(EOFError, BrokenPipeError):
-        while (page := conn.recv()) is not None:
-            conn.send(extractor(page))
 
 
 def _resolve(future: Future[ExtractionResult], result: ExtractionResult) -> None:
     """Hand ``result`` to ``future``'s caller; a future the caller cancelled is left alone."""
     with contextlib.suppress(InvalidStateError):
         future.set_result(result)
-
-
-def resident_bytes(pid: int | None) -> int | None:
-    """The resident memory of process ``pid`` (Linux ``/proc``), or None where unknown."""
-    if pid is None:
-        return None
-    try:
-        return int(Path(f"/proc/{pid}/statm").read_bytes().split()[1]) * _PAGE_SIZE
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def too_large(page: PageInput, limit: int) -> ExtractionResult | None:
-    """The ``html_too_large`` result for a page above ``limit`` bytes, else ``None``."""
-    if len(page.html) <= limit:
-        return None
-    return ExtractionResult(
-        page.url, None, "html_too_large", f"{len(page.html)} bytes > {limit} (max_html_bytes)"
-    )
-
-
-@dataclass(order=True, slots=True)
-class _Job:
-    """A queued page and the future its caller waits on; jobs order by (batch, arrival)."""
-
-    batch: int
-    seq: int
-    page: PageInput = field(compare=False)  # sent with detect_language=False
-    future: Future[ExtractionResult] = field(compare=False)
-    detect: bool = field(default=True, compare=False)  # detect the language here, in the parent
-
-
-class _Worker:
-    """One spawned process, its end of the pipe, and what it is doing."""
-
-    def __init__(self, extractor: Extractor) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.conn, child = context.Pipe()
-        self.process: BaseProcess = context.Process(
-            target=_serve, args=(child, extractor), daemon=True, name="newsflow-extract"
-        )
-        self.process.start()
-        child.close()
-        self.ready = False
-        self.started = time.monotonic()
-        self.done = 0  # pages extracted
-        self.job: _Job | None = None  # the page it is working on
-        self.deadline = 0.0
-
-    def kill(self) -> None:
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join(5)
-        self.conn.close()
-
-    def stop(self) -> None:
-        """Ask it to exit; kill it if it does not."""
-        with contextlib.suppress(OSError):
-            self.conn.send(None)
-        self.process.join(5)
-        self.kill()
 
 
 class ExtractionPool:
@@ -157,15 +74,15 @@ class ExtractionPool:
     """
 
     def __init__(
-        self, workers: int, limits: PoolLimits = PoolLimits(), extractor: Extractor = extract_page
+        self, workers: int, limits: PoolLimits = DEFAULT_LIMITS, extractor: Extractor = extract_page
     ) -> None:
         if workers < 1:
             raise ValueError("an extraction pool needs at least one worker")
         self.size = workers
         self.limits = limits
         self._extractor = extractor
-        self._workers: list[_Worker] = []
-        self._queue: list[_Job] = []  # a heap: oldest batch first, then arrival order
+        self._workers: list[Worker] = []
+        self._queue: list[Job] = []  # a heap: oldest batch first, then arrival order
         self._batches = itertools.count(1)
         self._arrivals = itertools.count()
         self._lock = threading.Lock()  # guards _queue and _supervisor
@@ -175,7 +92,7 @@ class ExtractionPool:
         self.started_pids: list[int] = []  # every worker ever started, in order (observability)
         self._warm = False  # keep ``size`` workers even when idle (prewarm), until shutdown
         self._start_failures = 0  # consecutive workers that died before they were ready
-        self._settled: list[tuple[_Job, ExtractionResult]] = []  # answers not yet handed back
+        self._settled: list[tuple[Job, ExtractionResult]] = []  # answers not yet handed back
 
     def batch(self) -> int:
         """A new batch number, for :meth:`submit`: queued pages of older batches go first."""
@@ -189,8 +106,7 @@ class ExtractionPool:
         if refused is not None:
             future.set_result(refused)
             return future
-        sent = replace(page, detect_language=False)
-        job = _Job(batch, next(self._arrivals), sent, future, page.detect_language)
+        job = Job(batch, next(self._arrivals), page, future)
         with self._lock:
             heapq.heappush(self._queue, job)
             self._ensure_supervisor()
@@ -255,6 +171,7 @@ class ExtractionPool:
             if worker.conn in ready or worker.process.sentinel in ready:
                 self._receive(worker)
         self._enforce_deadlines()
+        self._enforce_memory()
         if self._start_failures >= MAX_START_FAILURES:
             self._give_up()
         self._feed_idle_workers()  # before the parent's share of the answers: workers first
@@ -272,18 +189,12 @@ class ExtractionPool:
                 self._dispatch(worker, job)
 
     def _hand_back(self) -> None:
-        """Give the workers' answers to their callers, each article's language detected here
-        (once per process, not once per worker: py3langid's model is 70 MB)."""
+        """Give the workers' answers to their callers (after feeding the workers again)."""
         settled, self._settled = self._settled, []
         for job, result in settled:
-            if job.detect:
-                try:
-                    result = with_detected_language(result)
-                except Exception:  # never lose a page to language detection: keep the declared
-                    log.exception("language detection failed on %s", job.page.url)
             _resolve(job.future, result)
 
-    def _next_job(self) -> _Job | None:
+    def _next_job(self) -> Job | None:
         with self._lock:
             return heapq.heappop(self._queue) if self._queue else None
 
@@ -297,7 +208,7 @@ class ExtractionPool:
 
     def _top_up(self, wanted: int) -> None:
         while len(self._workers) < wanted:
-            worker = _Worker(self._extractor)
+            worker = Worker(self._extractor)
             self._workers.append(worker)
             if worker.process.pid is not None:
                 self.started_pids.append(worker.process.pid)
@@ -312,15 +223,17 @@ class ExtractionPool:
         now = time.monotonic()
         deadlines = [w.deadline for w in self._workers if w.job is not None]
         deadlines += [w.started + START_TIMEOUT for w in self._workers if not w.ready]
+        if self.limits.max_rss_mb and any(w.job is not None for w in self._workers):
+            deadlines.append(now + RSS_POLL)  # watch the busy workers' memory
         return max(0.0, min(deadlines, default=now + 1.0) - now)
 
-    def _dispatch(self, worker: _Worker, job: _Job) -> None:
+    def _dispatch(self, worker: Worker, job: Job) -> None:
         worker.job = job
         worker.deadline = time.monotonic() + self.limits.timeout
         with contextlib.suppress(OSError):  # it died since it said ready: its sentinel tells
             worker.conn.send(job.page)
 
-    def _receive(self, worker: _Worker) -> None:
+    def _receive(self, worker: Worker) -> None:
         """Take a worker's message, or bury it when its process is gone."""
         try:
             message = worker.conn.recv() if worker.conn.poll() else None
@@ -345,12 +258,12 @@ class ExtractionPool:
             self._start_failures += 1
             log.warning("extraction worker died before its first page (exit code %s)", code)
 
-    def _too_big(self, worker: _Worker) -> bool:
+    def _too_big(self, worker: Worker) -> bool:
         limit = self.limits.recycle_rss_mb
         rss = resident_bytes(worker.process.pid) if limit else None
         return rss is not None and rss > limit * 2**20
 
-    def _retire(self, worker: _Worker, stop: bool) -> int | None:
+    def _retire(self, worker: Worker, stop: bool) -> int | None:
         self._workers.remove(worker)
         worker.stop() if stop else worker.kill()
         return worker.process.exitcode
@@ -367,6 +280,22 @@ class ExtractionPool:
             elif not worker.ready and now >= worker.started + START_TIMEOUT:
                 self._retire(worker, stop=False)
                 self._start_failures += 1
+
+    def _enforce_memory(self) -> None:
+        """Kill a worker whose memory passed ``max_rss_mb`` while it extracts a page: the page
+        is ``extract_memory``, the worker is replaced (before it takes the machine's memory)."""
+        limit = self.limits.max_rss_mb
+        for worker in list(self._workers):
+            if not limit or worker.job is None:
+                continue
+            rss = resident_bytes(worker.process.pid)
+            if rss is None or rss <= limit * 2**20:
+                continue
+            url = worker.job.page.url
+            self._retire(worker, stop=False)
+            detail = f"worker reached {rss // 2**20} MB > {limit} MB (extract_max_rss_mb)"
+            _resolve(worker.job.future, ExtractionResult(url, None, "extract_memory", detail))
+            log.warning("extraction of %s killed at %d MB", url, rss // 2**20)
 
     def _give_up(self) -> None:
         """Workers keep dying before they are ready: fail the waiting pages instead of looping."""
@@ -414,7 +343,7 @@ class ExtractionPool:
 
 
 def extract_many(
-    pages: Sequence[PageInput], pool: ExtractionPool | None, limits: PoolLimits = PoolLimits()
+    pages: Sequence[PageInput], pool: ExtractionPool | None, limits: PoolLimits = DEFAULT_LIMITS
 ) -> list[ExtractionResult]:
     """Extract pages in ``pool``, or inline without one (no deadline then, only the size cap);
     results keep the input order."""

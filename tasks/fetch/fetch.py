@@ -4,7 +4,8 @@ Requests never follow redirects on their own (each hop is re-checked by the netw
 the body as a stream under a size cap and a wall-clock deadline, ignore proxy settings from the
 environment, always verify TLS, and retry transient failures a few times with backoff and jitter.
 Failures come back as a :class:`FetchOutcome` with a reason code; nothing here raises for a bad
-server. :func:`fetch_pages` adds politeness, robots.txt and the per-host circuit breaker.
+server. :func:`tasks.fetch.polite.fetch_pages` adds politeness, robots.txt and the per-host circuit
+breaker.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from __future__ import annotations
 import contextlib
 import http.client
 import random
+import re
 import socket
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -30,9 +30,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from tasks.fetch.hosts import HostRegistry, host_key
 from tasks.fetch.netguard import BlockedURL, NetworkPolicy, check_url, guarded
-from tasks.fetch.robots import ROBOTS_MAX_BYTES, interpret, robots_url
+from tasks.fetch.robots import ROBOTS_MAX_BYTES
 from tasks.records import FetchOutcome
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -152,6 +151,8 @@ def _read_body(response: requests.Response, cap: int, deadline: float, truncate:
             if time.monotonic() > deadline:
                 raise _Abort("timeout", "response took longer than the total deadline")
             chunks.append(chunk)
+        else:  # read to its end: the connection goes back to the session's pool (kept alive)
+            response.raw.release_conn()
     except urllib3.exceptions.ReadTimeoutError as exc:
         raise _Abort("timeout", f"read timeout: {exc}") from exc
     except urllib3.exceptions.DecodeError as exc:
@@ -204,6 +205,9 @@ class _Response:
     body: bytes
 
 
+Check = Callable[[str], None]  # raises BlockedURL for a URL that may not be fetched
+
+
 def _get(
     session: requests.Session,
     url: str,
@@ -211,11 +215,12 @@ def _get(
     config: FetchConfig,
     deadline: float,
     headers: Mapping[str, str],
+    check: Check,
 ) -> _Response:
     """Follow redirects by hand, re-checking each hop; redirect bodies are never read."""
     current = url
     for _hop in range(config.max_redirects + 1):
-        check_url(current, config.network_policy)
+        check(current)
         response = session.get(
             current,
             timeout=(config.connect_timeout, config.read_timeout),
@@ -254,25 +259,56 @@ _EXCEPTION_REASONS: tuple[tuple[type[Exception], str], ...] = (
 )
 
 
+_POOL_NAMES = re.compile(r"\b\w+\(host='[^']*', port=\d+\): ")
+
+
+def describe_error(exc: BaseException) -> str:
+    """An error fit for ``fetches.detail``: the innermost cause requests and urllib3 wrap (not
+    "Max retries exceeded", which is not true: we retry ourselves), without the names of our
+    connection classes (``Deadlined(host=...)``) or object addresses."""
+    inner: BaseException = exc
+    while True:
+        wrapped = getattr(inner, "reason", None)
+        if not isinstance(wrapped, BaseException) and inner.args:
+            wrapped = inner.args[0]
+        if not isinstance(wrapped, BaseException) or wrapped is inner:
+            break
+        inner = wrapped
+    text = _POOL_NAMES.sub("", str(inner))
+    text = re.sub(r"<[^<>]* object at 0x[0-9a-f]+>:? ?", "", text)
+    return f"{type(inner).__name__}: {text}"
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try's outcome, and when to try again: ``retry_in`` seconds (backoff with jitter, or
+    the server's Retry-After), ``None`` when the outcome is final."""
+
+    outcome: FetchOutcome
+    retry_in: float | None = None
+
+
 def _attempt(
     session: requests.Session,
     url: str,
     kind: str,
     config: FetchConfig,
     headers: Mapping[str, str],
-) -> tuple[FetchOutcome, float | None]:
-    """One try (redirects included): the outcome and the server's Retry-After, if any."""
+    check: Check,
+) -> tuple[FetchOutcome, float | None, bool]:
+    """One try (redirects included): the outcome, the server's Retry-After if any, and whether
+    the attempt ran into the total deadline (a server that drips: never retried in the run)."""
     started_at = datetime.now(UTC)
     start = time.monotonic()
     deadline = start + config.total_timeout
     _deadline.at = deadline
     try:
-        got = _get(session, url, kind, config, deadline, headers)
+        got = _get(session, url, kind, config, deadline, headers, check)
     except (BlockedURL, _Abort) as exc:
         reason, detail = exc.reason, exc.detail
     except Exception as exc:  # one bad server never stops a run: classify and record
         reason = next((r for t, r in _EXCEPTION_REASONS if isinstance(exc, t)), "fetch_error")
-        detail = f"{type(exc).__name__}: {exc}"
+        detail = describe_error(exc)
         if time.monotonic() >= deadline:  # our watchdog cut the connection
             reason, detail = "timeout", f"response took longer than the total deadline ({detail})"
     else:
@@ -292,7 +328,7 @@ def _attempt(
             last_modified=got.headers.get("Last-Modified"),
             detail=None if got.status in (200, 304) else str(got.status),
         )
-        return outcome, retry_after_seconds(got.headers.get("Retry-After"))
+        return outcome, retry_after_seconds(got.headers.get("Retry-After")), False
     finally:
         _deadline.at = None
     outcome = FetchOutcome(
@@ -303,11 +339,38 @@ def _attempt(
         detail=(detail or "")[:500] or None,
         started_at=started_at,
     )
-    return outcome, None
+    return outcome, None, reason == "timeout" and time.monotonic() >= deadline
 
 
 def _retryable(outcome: FetchOutcome) -> bool:
     return outcome.reason in RETRY_REASONS or outcome.status_code in RETRY_STATUSES
+
+
+def attempt(
+    session: requests.Session,
+    url: str,
+    kind: str,
+    config: FetchConfig,
+    number: int,
+    headers: Mapping[str, str] | None = None,
+    check: Check | None = None,
+) -> Attempt:
+    """Try ``url`` once (``number``: which try, from 1) and say whether and when to try again:
+    transient failures (connection errors, read timeouts, 408/429/5xx) up to ``config.retries``
+    more times; a total-deadline timeout never. A ``Retry-After`` above
+    ``config.retry_after_max`` is not waited for: the outcome says to defer the host."""
+    policy = config.network_policy
+    tried, retry_after, deadline_hit = _attempt(
+        session, url, kind, config, headers or {}, check or (lambda u: check_url(u, policy))
+    )
+    outcome = replace(tried, attempts=number)
+    if retry_after is not None and retry_after > config.retry_after_max:
+        detail = f"Retry-After {retry_after:.0f}s exceeds {config.retry_after_max:.0f}s"
+        return Attempt(replace(outcome, defer_host=True, detail=detail))
+    if deadline_hit or not _retryable(outcome) or number > config.retries:
+        return Attempt(outcome)
+    wait = config.backoff * (2 ** (number - 1)) * (1 + random.random() / 2)  # noqa: S311 - jitter
+    return Attempt(outcome, wait if retry_after is None else max(wait, retry_after))
 
 
 def fetch(
@@ -316,105 +379,15 @@ def fetch(
     kind: str,
     config: FetchConfig,
     headers: Mapping[str, str] | None = None,
+    check: Check | None = None,
 ) -> FetchOutcome:
-    """Fetch ``url`` (a ``feed``, ``robots`` or ``page``), retrying transient failures (connection
-    errors, timeouts, 408/429/5xx) ``config.retries`` times; never raises for a bad server. A
-    ``Retry-After`` above ``config.retry_after_max`` is not waited for: the outcome says to
-    defer the host."""
-    for attempt in range(config.retries + 1):
-        outcome, retry_after = _attempt(session, url, kind, config, headers or {})
-        outcome = replace(outcome, attempts=attempt + 1)
-        if retry_after is not None and retry_after > config.retry_after_max:
-            detail = f"Retry-After {retry_after:.0f}s exceeds {config.retry_after_max:.0f}s"
-            return replace(outcome, defer_host=True, detail=detail)
-        if not _retryable(outcome) or attempt == config.retries:
-            return outcome
-        wait = config.backoff * (2**attempt) * (1 + random.random() / 2)  # noqa: S311 - jitter
-        if retry_after is not None:
-            wait = max(wait, retry_after)
-        time.sleep(wait)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _skipped(url: str, kind: str, reason: str, detail: str) -> FetchOutcome:
-    return FetchOutcome(
-        url=url, kind=kind, reason=reason, detail=detail, started_at=datetime.now(UTC)
-    )
-
-
-def _polite_fetch(
-    session: requests.Session,
-    url: str,
-    kind: str,
-    config: FetchConfig,
-    hosts: HostRegistry,
-    headers: Mapping[str, str] | None,
-    side: list[FetchOutcome],
-) -> FetchOutcome:
-    key = host_key(url)
-    state = hosts.host(key)
-    if kind == "page" and config.robots and state.robots is None and state.skipped is None:
-        with hosts.slot(key, config.delay):
-            if state.robots is None:  # another thread may have loaded it while we waited
-                robots = fetch(session, robots_url(url), "robots", config)
-                side.append(replace(robots, body=None))
-                state.robots = interpret(robots)
-                state.crawl_delay = state.robots.crawl_delay()
-                if state.robots.deferred:
-                    hosts.skip(key, state.robots.deferred + "; host deferred to the next run")
-                elif state.crawl_delay > config.max_crawl_delay:
-                    hosts.skip(
-                        key,
-                        f"Crawl-delay {state.crawl_delay:.0f}s exceeds "
-                        f"{config.max_crawl_delay:.0f}s",
-                    )
-    if state.skipped is not None:
-        return _skipped(url, kind, "host_skipped", state.skipped)
-    if kind == "page" and state.robots is not None and not state.robots.allows(url):
-        return _skipped(url, kind, "robots_disallowed", "disallowed by robots.txt")
-    with hosts.slot(key, config.delay):
-        outcome = fetch(session, url, kind, config, headers)
-    hosts.record(key, outcome)
-    return outcome
-
-
-def fetch_pages(
-    urls: Iterable[str],
-    config: FetchConfig,
-    kind: str = "page",
-    hosts: HostRegistry | None = None,
-    headers: Mapping[str, Mapping[str, str]] | None = None,
-    side: list[FetchOutcome] | None = None,
-    on_outcome: Callable[[int, FetchOutcome], None] | None = None,
-) -> list[FetchOutcome]:
-    """Fetch many URLs politely: per host one request at a time, ``config.delay`` apart (or the
-    host's robots.txt Crawl-delay), robots.txt obeyed for pages, failing hosts skipped for the rest
-    of the run (``hosts`` carries that state across calls); different hosts concurrently.
-    ``headers`` maps a URL to extra request headers (conditional GET); robots.txt fetches are
-    appended to ``side``. ``on_outcome(index, outcome)`` is called (from a fetch thread) as soon
-    as the URL at ``index`` is done, e.g. to start extracting it. Results keep the order of
-    ``urls``."""
-    ordered = list(urls)
-    registry = hosts if hosts is not None else HostRegistry(config.host_max_failures)
-    by_host: dict[str, list[int]] = defaultdict(list)
-    for index, url in enumerate(ordered):
-        by_host[host_key(url)].append(index)
-    results: list[FetchOutcome | None] = [None] * len(ordered)
-    collected: list[FetchOutcome] = side if side is not None else []
-
-    def run_host(indexes: list[int]) -> None:
-        with make_session(config) as session:
-            for index in indexes:
-                url = ordered[index]
-                extra = (headers or {}).get(url)
-                outcome = _polite_fetch(session, url, kind, config, registry, extra, collected)
-                results[index] = outcome
-                if on_outcome is not None:
-                    on_outcome(index, outcome)
-
-    if not ordered:
-        return []
-    workers = max(1, min(config.concurrency, len(by_host)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
-        list(pool.map(run_host, by_host.values()))
-    return [r for r in results if r is not None]
+    """Fetch ``url`` (a ``feed``, ``robots`` or ``page``) with :func:`attempt`'s retries,
+    sleeping between tries (one URL; :func:`tasks.fetch.polite.fetch_pages` gives the host's slot to
+    other hosts instead); never raises for a bad server."""
+    number = 1
+    tried = attempt(session, url, kind, config, number, headers, check)
+    while tried.retry_in is not None:
+        time.sleep(tried.retry_in)
+        number += 1
+        tried = attempt(session, url, kind, config, number, headers, check)
+    return tried.outcome

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -119,8 +120,8 @@ def guarded(base: type[HTTPConnection], policy: NetworkPolicy) -> type[HTTPConne
     return Guarded
 
 
-def check_url(url: str, policy: NetworkPolicy) -> None:
-    """Raise :class:`BlockedURL` unless ``url`` is http(s), without userinfo, resolving publicly."""
+def _target(url: str) -> tuple[str, int]:
+    """The URL's host and port, after refusing other schemes, userinfo and broken URLs."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise BlockedURL("blocked_scheme", f"scheme {parts.scheme!r} is not http or https")
@@ -130,9 +131,12 @@ def check_url(url: str, policy: NetworkPolicy) -> None:
     if not host:
         raise BlockedURL("invalid_url", "no host")
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return host, parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
         raise BlockedURL("invalid_url", str(exc)) from exc
+
+
+def _check_addresses(host: str, port: int, policy: NetworkPolicy) -> None:
     try:
         addresses = resolve(host, port)
     except (OSError, UnicodeError) as exc:
@@ -147,3 +151,36 @@ def check_url(url: str, policy: NetworkPolicy) -> None:
     for address in addresses:
         if not policy.allows_port(address, port):
             raise BlockedURL("blocked_port", f"port {port} is not a web port")
+
+
+def check_url(url: str, policy: NetworkPolicy) -> None:
+    """Raise :class:`BlockedURL` unless ``url`` is http(s), without userinfo, resolving publicly."""
+    _check_addresses(*_target(url), policy)
+
+
+class CheckedHosts:
+    """:func:`check_url` with each host's resolution and address check done once (one per run):
+    a host's verdict is remembered, except a DNS failure (transient: looked up again). The
+    address actually connected to is still checked on every connection (:func:`guarded`)."""
+
+    def __init__(self, policy: NetworkPolicy) -> None:
+        self.policy = policy
+        self._verdicts: dict[tuple[str, int], BlockedURL | None] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, url: str) -> None:
+        target = _target(url)
+        with self._lock:
+            known = target in self._verdicts
+            verdict = self._verdicts.get(target)
+        if not known:
+            try:
+                _check_addresses(*target, self.policy)
+            except BlockedURL as exc:
+                if exc.reason == "dns_error":
+                    raise
+                verdict = exc
+            with self._lock:
+                self._verdicts[target] = verdict
+        if verdict is not None:
+            raise BlockedURL(verdict.reason, verdict.detail)

@@ -1,7 +1,7 @@
 """story views count every source that carried a story; article_urls.source_id; zoned, rounded views
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0014
 Create Date: 2026-12-04 15:10:00
 
 An exact copy (the same text under another source's URL) is stored only as URL aliases of the
@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
