@@ -88,3 +88,16 @@ def test_detect_language_maps_pycld2_codes_to_iso_639_1() -> None:
 @pytest.mark.parametrize("text", ["", "   \n "])
 def test_detect_language_keeps_declared_for_empty_text(text: str) -> None:
     assert detect_language(text, "de") == "de"
+
+
+def test_language_source_fallback_applies_only_when_detection_found_none() -> None:
+    from tasks.discover.fallbacks import with_feed_fallbacks
+    from tasks.records import ExtractedArticle, FeedItem
+
+    item = FeedItem(url="https://n.example/a", canonical_url="https://n.example/a")
+    bare = ExtractedArticle(url=item.url, canonical_url=item.url, text="x", content_hash="h")
+    assert with_feed_fallbacks(bare, item, "de").language == "de"
+    detected = ExtractedArticle(
+        url=item.url, canonical_url=item.url, text="x", content_hash="h", language="en"
+    )
+    assert with_feed_fallbacks(detected, item, "de").language == "en"
