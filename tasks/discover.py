@@ -1,34 +1,23 @@
-"""Discovery: turn fetched documents into feed items. RSS 0.9x/1.0/2.0 and Atom are parsed here;
-sitemaps (``tasks/sitemaps.py``) and URL lists (``tasks/urllists.py``) are dispatched to by the
+"""Discovery: turn fetched documents into feed items. Feeds (``tasks/feeds.py``), sitemaps
+(``tasks/sitemaps.py``) and URL lists (``tasks/urllists.py``) are dispatched to by the
 document's kind, detected from its bytes unless the source says which kind it is."""
 
 from __future__ import annotations
 
-import calendar
 import hashlib
-import html
-import io
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
-from urllib.parse import urljoin
 
-import feedparser
-
+from tasks.feeds import FeedParseError, parse_feed
 from tasks.fetch import FetchConfig, fetch_pages
 from tasks.hosts import HostRegistry
 from tasks.records import FeedItem, FeedState, FetchOutcome, Recheck
 from tasks.sitemaps import SitemapError, gunzip, parse_sitemap
 from tasks.urllists import is_local, looks_like_url_list, parse_url_list, read_local
-from tasks.urls import canonicalize_url
-from tasks.xmlsafe import without_entity_declarations
 
-_TAG = re.compile(r"<[^>]*>")
-MAX_TITLE = 500  # characters kept of a feed item's title
-MAX_SUMMARY = 2000  # characters kept of a feed item's summary
 MAX_DEPTH = 3  # sitemap index levels followed below a configured document
 FILTERED_READ = 10  # with a URL filter, up to this many times the item limit is read per document
 KINDS = ("auto", "feed", "sitemap", "urls")
@@ -36,119 +25,9 @@ _PROLOG = re.compile(
     rb"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>|\s+)", re.S | re.I
 )
 _ROOT = re.compile(rb"<([A-Za-z_][\w.:-]*)")
-_ENTRY_END = re.compile(rb"</(?:[\w-]+:)?(?:item|entry)\s*>", re.I)
 
 # Fetches documents (child sitemaps) politely, results in the order of the URLs given.
 Fetcher = Callable[[Sequence[str]], list[FetchOutcome]]
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedFeed:
-    items: list[FeedItem]
-    version: str
-    warning: str | None = None  # set when the document was malformed but (partly) readable
-
-
-class FeedParseError(Exception):
-    """The document is not a feed at all; ``reason`` is a machine-readable code."""
-
-    reason = "feed_unparseable"
-
-
-def _entry_link(entry: Any) -> str | None:
-    link = entry.get("link")
-    if link:
-        return str(link)
-    for candidate in entry.get("links", []):
-        if candidate.get("rel", "alternate") == "alternate" and candidate.get("href"):
-            return str(candidate["href"])
-    guid = entry.get("id")
-    if entry.get("guidislink") and guid:
-        return str(guid)
-    return None
-
-
-def _plain(value: Any, limit: int = MAX_TITLE) -> str | None:
-    """Feed text without markup (some feeds put HTML in titles)."""
-    if not value:
-        return None
-    text = html.unescape(_TAG.sub("", str(value))).strip()
-    return " ".join(text.split())[:limit] or None
-
-
-def _entry_date(
-    entry: Any, keys: Sequence[str] = ("published_parsed", "updated_parsed", "created_parsed")
-) -> datetime | None:
-    for key in keys:
-        value = dict.get(entry, key)  # no feedparser fallback (and deprecation warning)
-        if value:
-            try:
-                return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
-            except (OverflowError, ValueError, OSError):
-                continue
-    return None
-
-
-def _feed_item(entry: Any, url: str, canonical: str, feed_url: str) -> FeedItem:
-    terms = (_plain(t.get("term") or t.get("label"), 255) for t in entry.get("tags") or [])
-    return FeedItem(
-        url=url,
-        canonical_url=canonical,
-        title=_plain(entry.get("title")),
-        published_at=_entry_date(entry),
-        guid=str(entry["id"])[:1000] if entry.get("id") else None,
-        updated_at=_entry_date(entry, ("updated_parsed",)),
-        author=_plain(entry.get("author"), 500),
-        summary=_plain(entry.get("summary"), MAX_SUMMARY),
-        categories=tuple(dict.fromkeys(t for t in terms if t)),
-        feed_url=feed_url,
-    )
-
-
-def _cut_after(body: bytes, entries: int) -> bytes | None:
-    """The document cut after its ``entries``-th item, if it has more (feedparser's tolerant
-    mode reads the rest; parsing 100,000 entries to keep 500 would take a minute)."""
-    for count, match in enumerate(_ENTRY_END.finditer(body), 1):
-        if count == entries:
-            return body[: match.end()] if _ENTRY_END.search(body, match.end()) else None
-    return None
-
-
-def parse_feed(
-    body: bytes, url: str, content_type: str | None = None, limit: int | None = None
-) -> ParsedFeed:
-    """Parse feed bytes we fetched ourselves (feedparser never touches the network here).
-
-    Item links are resolved against the feed URL; items without an http(s) link are dropped;
-    items whose canonical URLs coincide are kept once, in feed order.
-    """
-    headers = {"content-location": url}
-    if content_type:
-        headers["content-type"] = content_type
-    body = without_entity_declarations(body)
-    keep = 2 * limit + 50 if limit is not None else None  # room for link-less and repeats
-    cut = _cut_after(body, keep) if keep is not None else None
-    parsed = feedparser.parse(io.BytesIO(cut or body), response_headers=headers)
-    warning = None
-    if cut is not None:
-        warning = f"more than {keep} entries; the rest skipped"
-    elif parsed.get("bozo") and not isinstance(parsed.bozo_exception, feedparser.NonXMLContentType):
-        warning = f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}"[:300]
-    if not parsed.entries and not parsed.get("version"):
-        raise FeedParseError(warning or "not an RSS or Atom document")
-    items: list[FeedItem] = []
-    seen: set[str] = set()
-    for entry in parsed.entries:
-        if limit is not None and len(items) >= limit:
-            break
-        link = _entry_link(entry)
-        absolute = urljoin(url, link.strip()) if link else None
-        canonical = canonicalize_url(absolute) if absolute else None
-        if absolute is None or canonical is None or canonical in seen:
-            continue
-        seen.add(canonical)
-        items.append(_feed_item(entry, absolute, canonical, url))
-    return ParsedFeed(items=items, version=str(parsed.get("version") or "unknown"), warning=warning)
 
 
 @dataclass(slots=True)
@@ -273,8 +152,23 @@ def parse_document(
     Raises :class:`FeedParseError` or :class:`SitemapError` (both carry ``reason``)."""
     body = gunzip(body)
     kind = detect_kind(body) if kind == "auto" else kind
+    try:
+        return _parse_kind(body, url, content_type, kind, limit)
+    except (FeedParseError, SitemapError):
+        raise
+    except Exception as exc:  # a parser bug fails this document only
+        detail = f"{type(exc).__name__}: {exc}"[:300]
+        if kind == "sitemap":
+            raise SitemapError("sitemap_unparseable", detail) from None
+        raise FeedParseError(detail) from None
+
+
+def _parse_kind(
+    body: bytes, url: str, content_type: str | None, kind: str, limit: int | None
+) -> Document:
     if kind == "urls":
-        return Document("urls", parse_url_list(body, url, limit))
+        urls = parse_url_list(body, url, limit)
+        return Document("urls", urls.items, warning=urls.warning)
     if kind == "sitemap":
         sitemap = parse_sitemap(body, url, limit if limit is not None else 50_000)
         return Document(sitemap.kind, sitemap.items, sitemap.children, sitemap.warning)

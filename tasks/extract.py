@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tasks import boilerplate, siblings
+from tasks import boilerplate, keepchars, siblings
 from tasks.clean import clean_body, sanitize
 from tasks.dedup import accept_page_canonical, band_hashes, signature
 from tasks.encoding import decode_html
@@ -140,6 +140,7 @@ def extract_page(page: PageInput) -> ExtractionResult:
         # Parsed once, as trafilatura parses: it extracts from a copy of the tree, and
         # siblings.restore reads the untouched tree (no second parse of the page).
         tree = trafilatura.utils.load_html(html)
+        kept = keepchars.shield(tree, html)  # ZWJ, ZWNJ, bidi marks: trafilatura drops them
         doc = trafilatura.bare_extraction(
             html if tree is None else tree,
             url=page.url,
@@ -159,6 +160,9 @@ def extract_page(page: PageInput) -> ExtractionResult:
     )
     raw = sanitize(data.get("text") or "")
     text = clean_body(siblings.restore(tree, clean_body(raw, title), raw), title)
+    if kept is not None:  # stand-ins back to the characters (the tree keeps them)
+        data, title = kept.restore_fields(data), kept.restore(title)
+        raw, text = kept.restore(raw) or "", kept.restore(text) or ""
     keys = boilerplate.line_keys(text)  # before stripping: what learning counts
     text = boilerplate.strip(text, page.boilerplate)  # before counting words and hashing
     reason = _not_an_article(raw, text)

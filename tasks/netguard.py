@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 from urllib3.connection import HTTPConnection
 
+from tasks.urls import MAX_URL_BYTES
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -121,6 +123,8 @@ def guarded(base: type[HTTPConnection], policy: NetworkPolicy) -> type[HTTPConne
 
 def check_url(url: str, policy: NetworkPolicy) -> None:
     """Raise :class:`BlockedURL` unless ``url`` is http(s), without userinfo, resolving publicly."""
+    if len(url.encode("utf-8", "replace")) > MAX_URL_BYTES:  # e.g. a redirect to a 6 KB URL
+        raise BlockedURL("url_too_long", f"a URL of over {MAX_URL_BYTES} bytes")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise BlockedURL("blocked_scheme", f"scheme {parts.scheme!r} is not http or https")

@@ -15,8 +15,8 @@ from xml.etree import ElementTree
 
 import yaml
 
-from tasks.discover import FeedParseError, parse_feed
 from tasks.encoding import decode_html
+from tasks.feeds import FeedParseError, parse_feed
 from tasks.fetch import FetchConfig, fetch_pages
 from tasks.hosts import HostRegistry, host_key
 from tasks.records import FetchOutcome

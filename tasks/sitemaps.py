@@ -8,15 +8,15 @@ import gzip
 import io
 import re
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin
 
 from lxml import etree
 
 from tasks.records import FeedItem
-from tasks.urls import canonicalize_url
+from tasks.urls import SkippedEntry, canonicalize_url, resolve_link, skipped_note
 from tasks.xmlsafe import without_entity_declarations
 
 MAX_ENTRIES = 50_000  # per document (the sitemaps.org limit)
@@ -112,7 +112,7 @@ def _fields(entry: Any) -> dict[str, str]:
 def _item(entry: Any, base: str) -> FeedItem | None:
     fields = _fields(entry)
     loc = fields.get("loc") or (entry.text or "").strip()  # a bare URL: take it
-    absolute = urljoin(base, loc) if loc else None
+    absolute = resolve_link(base, loc) if loc else None  # SkippedEntry: broken or too long
     canonical = canonicalize_url(absolute) if absolute else None
     if absolute is None or canonical is None:
         return None
@@ -153,14 +153,20 @@ def parse_sitemap(body: bytes, url: str, limit: int = MAX_ENTRIES) -> Sitemap:
     cap = limit if kind == "urlset" else MAX_CHILDREN
     entry_tag = "url" if kind == "urlset" else "sitemap"
     found: dict[str, FeedItem] = {}
+    skips: Counter[str] = Counter()
     for entry in root:
-        item = _item(entry, url) if _local(entry) == entry_tag else None
+        try:
+            item = _item(entry, url) if _local(entry) == entry_tag else None
+        except SkippedEntry as exc:
+            skips[exc.reason] += 1
+            continue
         if item is None or item.canonical_url in found:
             continue
         if len(found) >= cap:
             warning = f"more than {cap} entries; the rest skipped"
             break
         found[item.canonical_url] = item
+    warning = "; ".join(w for w in (warning, skipped_note(skips)) if w) or None
     if kind == "urlset":
         return Sitemap(kind, items=list(found.values()), warning=warning)
     return Sitemap(kind, children=[i.url for i in found.values()], warning=warning)

@@ -14,7 +14,8 @@ from urllib.parse import urljoin
 import pytest
 from lxml import etree
 
-from tasks.discover import FeedParseError, detect_kind, parse_document, read_feeds
+from tasks.discover import detect_kind, parse_document, read_feeds
+from tasks.feeds import FeedParseError
 from tasks.fetch import FetchConfig, fetch_pages
 from tasks.netguard import NetworkPolicy
 from tasks.records import FetchOutcome
@@ -270,7 +271,7 @@ def test_detect_kind_reads_the_root(body: bytes, kind: str) -> None:
 def test_parse_url_list_skips_comments_blanks_and_repeats() -> None:
     body = b"# news\nhttps://a.test/1\n\n  https://a.test/2  trailing note\n/rel\nftp://x\nhttps://a.test/1\n"
 
-    items = parse_url_list(body, "https://a.test/list.txt")
+    items = parse_url_list(body, "https://a.test/list.txt").items
 
     assert [i.url for i in items] == ["https://a.test/1", "https://a.test/2", "https://a.test/rel"]
     assert {i.feed_url for i in items} == {"https://a.test/list.txt"}

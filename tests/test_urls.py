@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.discover import parse_feed
+from tasks.feeds import parse_feed
 from tasks.urls import canonicalize_url
 
 # Real feeds whose links exercise query strings, redirect wrappers, FeedBurner paths and CDATA.
