@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from flows import cli_analytics, cli_sources
 from flows.cli_boilerplate import boilerplate
@@ -37,7 +38,7 @@ def _selected(names: list[str] | None, sources: Path | None) -> tuple[Path, list
     try:
         return path, select_sources(load_sources(path), names)
     except SourcesError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
 
 
@@ -47,7 +48,7 @@ def _prepare_database(url: str) -> None:
     try:
         ensure_schema(url)
     except SchemaOutdated as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
 
 
@@ -85,12 +86,14 @@ def ingest(
         shutdown_pool()
     reports = state.result(raise_on_failure=False)
     if not isinstance(reports, list):  # the flow itself broke: no per-source reports
-        err.print(f"[red]ingest failed:[/] {state.message}")
+        err.print(f"[red]ingest failed:[/] {escape(str(state.message))}")
         raise typer.Exit(1)
     console.print(summary_table(reports))
     for line in error_lines(reports):
-        console.print(f"[yellow]{line}[/]", highlight=False, soft_wrap=True)
-    console.print(f"database: {redact_url(settings.database_url)}", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]{escape(line)}[/]", highlight=False, soft_wrap=True)
+    console.print(
+        f"database: {escape(redact_url(settings.database_url))}", highlight=False, soft_wrap=True
+    )
     if all(r.status == "failed" for r in reports):
         raise typer.Exit(1)
 
@@ -117,7 +120,9 @@ def backfill(
         raise typer.Exit(2)
     missing = [str(p) for p in warc or [] if not p.is_file()]
     if missing:
-        err.print(f"[red]error:[/] no such WARC file: {', '.join(missing)}", highlight=False)
+        err.print(
+            f"[red]error:[/] no such WARC file: {escape(', '.join(missing))}", highlight=False
+        )
         raise typer.Exit(2)
     settings = Settings()
     path = sources or settings.sources
@@ -125,7 +130,7 @@ def backfill(
         try:  # a configured source lends its options; an unknown name is a new source
             load_sources(path)
         except SourcesError as exc:
-            err.print(f"[red]error:[/] {exc}", highlight=False)
+            err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(2) from None
     _prepare_database(settings.database_url)
     apply_prefect_defaults()
@@ -151,11 +156,11 @@ def backfill(
         shutdown_pool()
     report = state.result(raise_on_failure=False)
     if isinstance(report, BaseException) or not hasattr(report, "counts"):
-        err.print(f"[red]backfill failed:[/] {state.message}")
+        err.print(f"[red]backfill failed:[/] {escape(str(state.message))}")
         raise typer.Exit(1)
     console.print(summary_table([report]))
     for line in error_lines([report]):
-        console.print(f"[yellow]{line}[/]", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]{escape(line)}[/]", highlight=False, soft_wrap=True)
     if report.status == "failed":
         raise typer.Exit(1)
 
@@ -170,10 +175,12 @@ def serve(sources: SourcesOption = None) -> None:
     try:
         api_url = check_server()
     except ServerUnavailable as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
     _prepare_database(Settings().database_url)
-    console.print(f"serving {len(selected)} deployment(s) against {api_url}", highlight=False)
+    console.print(
+        f"serving {len(selected)} deployment(s) against {escape(api_url)}", highlight=False
+    )
     serve_sources(selected, path.resolve())
 
 
@@ -200,7 +207,12 @@ def deployments_write(
         sys.stdout.write(text)
         return
     output.write_text(text, encoding="utf-8")
-    console.print(f"wrote {len(selected)} deployment(s) on pool {pool!r} to {output}")
+    where = escape(str(output))
+    console.print(
+        f"wrote {len(selected)} deployment(s) on pool {escape(repr(pool))} to {where}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @deployments_app.command("apply")
@@ -230,10 +242,12 @@ def deployments_apply(
         api_url = check_server()
         created = ensure_pool(pool)
     except (ServerUnavailable, DeploymentsError) as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
     where = (workdir or Path.cwd()).resolve()
-    console.print(f"work pool {pool!r} {'created' if created else 'exists'} at {api_url}")
+    console.print(
+        f"work pool {escape(repr(pool))} {'created' if created else 'exists'} at {escape(api_url)}"
+    )
     status = deploy(render(selected, pool, str(where)), where) if selected else 0
     if status != 0:
         err.print(f"[red]error:[/] prefect deploy exited with status {status}")
@@ -242,12 +256,12 @@ def deployments_apply(
     try:
         zombies = ensure_zombie_automation(Settings().zombie_after_seconds)
     except DeploymentsError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
-    console.print(f"zombie-run automation: {zombies}")
+    console.print(f"zombie-run automation: {escape(str(zombies))}")
     console.print(
-        f"{len(selected)} deployment(s) on pool {pool!r}"
-        + (f"; removed {', '.join(removed)}" if removed else ""),
+        f"{len(selected)} deployment(s) on pool {escape(repr(pool))}"
+        + (f"; removed {escape(', '.join(removed))}" if removed else ""),
         highlight=False,
     )
 
@@ -266,7 +280,7 @@ def db_upgrade(revision: str = "head") -> None:
 
     url = Settings().database_url
     upgrade(url, revision)
-    console.print(f"{redact_url(url)} at revision {current_revision(url)}", highlight=False)
+    console.print(f"{escape(redact_url(url))} at revision {current_revision(url)}", highlight=False)
 
 
 @db_app.command("current")
@@ -276,7 +290,7 @@ def db_current() -> None:
 
     url = Settings().database_url
     console.print(
-        f"database {redact_url(url)}: {current_revision(url)} (head: {head_revision()})",
+        f"database {escape(redact_url(url))}: {current_revision(url)} (head: {head_revision()})",
         soft_wrap=True,
     )
 

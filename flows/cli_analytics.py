@@ -21,6 +21,7 @@ from typing import Annotated, Any, Protocol, TextIO
 import typer
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from flows.settings import Settings, redact_url
@@ -58,7 +59,7 @@ def _database() -> str:
     from storage.migrate import current_revision, head_revision
 
     url = Settings().database_url
-    shown = redact_url(url)
+    shown = escape(redact_url(url))
     path = make_url(url).database
     if is_sqlite(url) and path and path != ":memory:" and not Path(path).exists():
         err.print(f"[red]error:[/] no database at {shown}", highlight=False, soft_wrap=True)
@@ -66,7 +67,8 @@ def _database() -> str:
     try:
         current = current_revision(url)
     except SQLAlchemyError as exc:
-        err.print(f"[red]error:[/] cannot open {shown}: {exc}", highlight=False, soft_wrap=True)
+        problem = f"[red]error:[/] cannot open {shown}: {escape(str(exc))}"
+        err.print(problem, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     if current != head_revision():
         err.print(
@@ -152,10 +154,10 @@ def export(
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise typer.Exit(0) from None
     except OSError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     where = str(output) if output is not None else "stdout"
-    err.print(f"exported {count} article(s) to {where}", highlight=False, soft_wrap=True)
+    err.print(escape(f"exported {count} article(s) to {where}"), highlight=False, soft_wrap=True)
 
 
 def _when(value: datetime | None) -> str:
@@ -195,7 +197,7 @@ def stats() -> None:
         status = r.last_status or "-"
         style = STATUS_STYLE.get(status, "red" if r.last_status else "")
         table.add_row(
-            r.source,
+            escape(r.source),
             str(r.articles),
             str(r.duplicates),
             str(r.failures_7d),
@@ -204,7 +206,7 @@ def stats() -> None:
             f"[{style}]{status}[/]" if style else status,
         )
     console.print(table)
-    console.print(f"database: {redact_url(url)}", highlight=False, soft_wrap=True)
+    console.print(f"database: {escape(redact_url(url))}", highlight=False, soft_wrap=True)
 
 
 def prune(
