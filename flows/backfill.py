@@ -22,7 +22,7 @@ from storage.migrate import ensure_schema
 from tasks.hosts import release_registry
 from tasks.records import RunCounts
 from tasks.sources import SourceConfig, load_sources
-from tasks.warc import WarcEntry, as_items, read_entries, scan_warc
+from tasks.warc import WarcEntry, WarcScan, as_items, read_entries, scan_warc
 
 
 def backfill_source(
@@ -42,13 +42,18 @@ def backfill_source(
 def scan_warcs(source: SourceConfig, run_id: int, paths: list[str]) -> steps.Discovery:
     """List the archives' HTML responses (first copy of a URL wins), minus those stored."""
     entries: dict[str, WarcEntry] = {}
-    for path in paths:
-        for entry in scan_warc(path):
-            if source.wants(entry.url):
-                entries.setdefault(entry.canonical_url, entry)
+    scan = WarcScan()
+    for path in paths:  # a damaged archive costs its damaged stretches, not the others
+        scan_warc(path, scan)
+    for entry in scan.entries:
+        if source.wants(entry.url):
+            entries.setdefault(entry.canonical_url, entry)
+    repository.record_fetches(Settings().database_url, run_id, scan.problems)
     known = repository.known_urls(Settings().database_url, list(entries))
     todo = [e for url, e in entries.items() if url not in known]
-    found = steps.Discovery(source.name, run_id, feeds_ok=len(paths))
+    unreadable = {p.url for p in scan.problems if p.reason == "warc_error"}
+    found = steps.Discovery(source.name, run_id, feeds_ok=len(set(paths) - unreadable))
+    found.feed_errors = [f"{p.url}: {p.reason} ({p.detail})" for p in scan.problems]
     found.counts.feed_items, found.counts.already_stored = len(entries), len(entries) - len(todo)
     found.warc = todo
     progress.discovered(source.name, len(todo))
