@@ -19,6 +19,7 @@ from flows.ingest import SourceReport, batches, result_or_none, submit_work, sum
 from flows.settings import Settings
 from storage import repository
 from storage.migrate import ensure_schema
+from tasks.discover import BACKFILL_DOCUMENTS
 from tasks.hosts import release_registry
 from tasks.records import RunCounts
 from tasks.sources import SourceConfig, load_sources
@@ -74,7 +75,12 @@ def discover_sitemap(source: SourceConfig, run_id: int, run_key: str) -> steps.D
     """Walk the sitemap (index) unconditionally, then drop the URLs already stored."""
     settings = Settings()
     read = steps.discover_items(
-        source, run_id, run_key, settings.backfill_max_items, conditional=False
+        source,
+        run_id,
+        run_key,
+        settings.backfill_max_items,
+        conditional=False,
+        max_documents=BACKFILL_DOCUMENTS,
     )
     items = read.items
     known = repository.known_urls(settings.database_url, [i.canonical_url for i in items])

@@ -25,6 +25,7 @@ from storage import rawpages, repository
 from tasks import boilerplate
 from tasks.dedup import best_match
 from tasks.discover import (
+    MAX_DOCUMENTS,
     FeedsRead,
     conditional_headers,
     conditional_headers_for,
@@ -200,7 +201,12 @@ def _with(extra: dict[str, str], headers: dict[str, str]) -> dict[str, str]:
 
 
 def discover_items(
-    source: SourceConfig, run_id: int, run_key: str, limit: int, conditional: bool = True
+    source: SourceConfig,
+    run_id: int,
+    run_key: str,
+    limit: int,
+    conditional: bool = True,
+    max_documents: int = MAX_DOCUMENTS,
 ) -> FeedsRead:
     """Fetch and read the source's documents (child sitemaps fetched through the same polite
     layer), record the fetches and the items; what was read (its ``states`` are not saved
@@ -226,6 +232,8 @@ def discover_items(
             children, config, hosts, {u: dict(source.headers) for u in children}
         ),
         accept=source.wants,
+        max_documents=max_documents,
+        max_bytes=config.max_feed_bytes,
     )
     # The documents' new state is saved only when the run completes (finish_run): a run killed
     # or failed before its pages are stored must not make the next run skip them as unchanged.

@@ -15,11 +15,16 @@ from tasks.feeds import FeedParseError, parse_feed
 from tasks.fetch import FetchConfig, fetch_pages
 from tasks.hosts import HostRegistry
 from tasks.records import FeedItem, FeedState, FetchOutcome, Recheck
-from tasks.sitemaps import SitemapError, gunzip, parse_sitemap
+from tasks.sitemaps import MAX_INFLATED, SitemapError, gunzip, parse_sitemap
 from tasks.urllists import is_local, looks_like_url_list, parse_url_list, read_local
 
 MAX_DEPTH = 3  # sitemap index levels followed below a configured document
 FILTERED_READ = 10  # with a URL filter, up to this many times the item limit is read per document
+# Documents one source may fetch in one run, child sitemaps included: at the default 1 s delay per
+# host that is under two minutes; a live source needs a handful, a fan-out of 931 took 15 minutes.
+MAX_DOCUMENTS = 100
+BACKFILL_DOCUMENTS = 2_000  # ... in a sitemap backfill (20 years of monthly sitemaps: 240)
+CHILD_BATCH = 8  # child sitemaps fetched at a time (stop as soon as enough items are known)
 KINDS = ("auto", "feed", "sitemap", "urls")
 _PROLOG = re.compile(
     rb"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>|\s+)", re.S | re.I
@@ -147,13 +152,15 @@ def parse_document(
     content_type: str | None = None,
     kind: str = "auto",
     limit: int | None = None,
+    max_bytes: int = MAX_INFLATED,
 ) -> Document:
     """Parse a feed, sitemap (gzip'd or not) or URL list of the given kind (``auto``: detected).
-    Raises :class:`FeedParseError` or :class:`SitemapError` (both carry ``reason``)."""
-    body = gunzip(body)
+    Raises :class:`FeedParseError` or :class:`SitemapError` (both carry ``reason``); gzip data
+    inflating past ``max_bytes`` (the decoded-body cap) is ``decompression_limit``."""
+    body = gunzip(body, max_bytes)
     kind = detect_kind(body) if kind == "auto" else kind
     try:
-        return _parse_kind(body, url, content_type, kind, limit)
+        return _parse_kind(body, url, content_type, kind, limit, max_bytes)
     except (FeedParseError, SitemapError):
         raise
     except Exception as exc:  # a parser bug fails this document only
@@ -164,27 +171,29 @@ def parse_document(
 
 
 def _parse_kind(
-    body: bytes, url: str, content_type: str | None, kind: str, limit: int | None
+    body: bytes, url: str, content_type: str | None, kind: str, limit: int | None, max_bytes: int
 ) -> Document:
     if kind == "urls":
         urls = parse_url_list(body, url, limit)
         return Document("urls", urls.items, warning=urls.warning)
     if kind == "sitemap":
-        sitemap = parse_sitemap(body, url, limit if limit is not None else 50_000)
+        sitemap = parse_sitemap(body, url, limit if limit is not None else 50_000, max_bytes)
         return Document(sitemap.kind, sitemap.items, sitemap.children, sitemap.warning)
     feed = parse_feed(body, url, content_type, limit)
     return Document("feed", feed.items, warning=feed.warning)
 
 
 def _parse_outcome(
-    outcome: FetchOutcome, kind: str = "auto", limit: int | None = None
+    outcome: FetchOutcome,
+    kind: str = "auto",
+    limit: int | None = None,
+    max_bytes: int = MAX_INFLATED,
 ) -> tuple[FetchOutcome, Document | None]:
     """Parse a fetched document: what it gave, or the outcome rewritten with why it is unusable."""
     assert outcome.body is not None
+    url, content_type = outcome.final_url or outcome.url, outcome.content_type
     try:
-        doc = parse_document(
-            outcome.body, outcome.final_url or outcome.url, outcome.content_type, kind, limit
-        )
+        doc = parse_document(outcome.body, url, content_type, kind, limit, max_bytes)
     except (FeedParseError, SitemapError) as exc:
         return replace(outcome, reason=exc.reason, detail=str(exc)[:500]), None
     if doc.warning:
@@ -208,6 +217,8 @@ class _Reader:
     accept: Callable[[str], bool] | None
     result: FeedsRead
     seen: dict[str, FeedItem] = field(default_factory=dict)
+    budget: int = MAX_DOCUMENTS  # child documents this run may still fetch
+    max_bytes: int = MAX_INFLATED  # a gzip'd document inflates to at most this
 
     @property
     def cap(self) -> int:
@@ -227,27 +238,48 @@ class _Reader:
         self.result.errors.append(f"{outcome.url}: {outcome.reason}")
 
 
-def _follow(
-    reader: _Reader, children: list[str], visited: set[str], fetch: Fetcher, max_depth: int
-) -> None:
-    """Fetch child sitemaps level by level (each URL once: loops end), up to ``max_depth``."""
-    for _level in range(max_depth):
-        todo = [url for url in dict.fromkeys(children) if url not in visited]
-        if not todo or reader.full:
-            return
-        visited.update(todo)
-        children = []
-        for outcome in fetch(todo):
+def _fetch_children(
+    reader: _Reader, todo: list[str], visited: set[str], fetch: Fetcher
+) -> list[str]:
+    """Fetch ``todo`` a few at a time until enough items are known or the budget is spent; the
+    grandchildren found."""
+    children: list[str] = []
+    for start in range(0, len(todo), CHILD_BATCH):
+        if reader.full or reader.budget <= 0:
+            break
+        group = todo[start : start + min(CHILD_BATCH, reader.budget)]
+        visited.update(group)
+        reader.budget -= len(group)
+        for outcome in fetch(group):
             visited.add(outcome.final_url or outcome.url)
             doc = None
             if outcome.ok and outcome.body is not None:
-                outcome, doc = _parse_outcome(outcome, "auto", reader.cap)
+                outcome, doc = _parse_outcome(outcome, "auto", reader.cap, reader.max_bytes)
             if doc is None:
                 reader.fail(outcome)
             else:
                 reader.add(doc.items)
                 children += doc.children
             reader.result.outcomes.append(replace(outcome, body=None))
+    return children
+
+
+def _follow(
+    reader: _Reader, children: list[str], visited: set[str], fetch: Fetcher, max_depth: int
+) -> None:
+    """Fetch child sitemaps level by level (each URL once: loops end), up to ``max_depth``
+    levels, until enough items are known or the document budget is spent."""
+    for _level in range(max_depth):
+        todo = [url for url in dict.fromkeys(children) if url not in visited]
+        if not todo or reader.full:
+            return
+        children = _fetch_children(reader, todo, visited, fetch)
+        left = sum(1 for url in todo if url not in visited) + len(children)
+        if reader.budget <= 0 and left and not reader.full:
+            reader.result.errors.append(
+                f"document budget reached: {left} child sitemap(s) not fetched this run"
+            )
+            return
     if any(url not in visited for url in children):
         reader.result.errors.append(f"sitemap indexes nested deeper than {max_depth} levels")
 
@@ -263,16 +295,21 @@ def read_feeds(
     fetch: Fetcher | None = None,
     accept: Callable[[str], bool] | None = None,
     max_depth: int = MAX_DEPTH,
+    max_documents: int = MAX_DOCUMENTS,
+    max_bytes: int = MAX_INFLATED,
 ) -> FeedsRead:
     """Read every fetched document of a source (feeds, sitemaps, URL lists; ``kinds`` maps a
     document URL to its configured kind, default ``auto``). A 304 or a body identical to the last
     one is zero further work; a broken document is an outcome with a reason. Child sitemaps of an
     index are fetched with ``fetch`` (without it they are listed in ``pending``); an index keeps
     no conditional-GET state, since its children change while it does not. ``accept`` filters item
-    URLs before the ``limit`` applies."""
+    URLs before the ``limit`` applies. At most ``max_documents`` documents are read in all
+    (children fetched a few at a time, none once ``limit`` items are known); a gzip'd one
+    inflates to at most ``max_bytes``."""
     now = now or datetime.now(UTC)
     result = FeedsRead()
-    reader = _Reader(limit, accept, result)
+    budget = max(0, max_documents - len(outcomes))
+    reader = _Reader(limit, accept, result, budget=budget, max_bytes=max_bytes)
     children: list[str] = []
     for outcome in outcomes:
         old = (states or {}).get(outcome.url)
@@ -284,7 +321,7 @@ def read_feeds(
                 outcome = replace(outcome, detail="unchanged since the last run")
         elif outcome.ok and outcome.body is not None:
             kind = (kinds or {}).get(outcome.url, "auto")
-            outcome, doc = _parse_outcome(outcome, kind, reader.cap)
+            outcome, doc = _parse_outcome(outcome, kind, reader.cap, max_bytes)
             if doc is not None:
                 result.feeds_ok += 1
                 reader.add(doc.items)

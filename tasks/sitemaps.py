@@ -21,7 +21,7 @@ from tasks.xmlsafe import without_entity_declarations
 
 MAX_ENTRIES = 50_000  # per document (the sitemaps.org limit)
 MAX_CHILDREN = 1_000  # child sitemaps read from one index
-MAX_INFLATED = 100_000_000  # bytes a gzip'd sitemap may inflate to
+MAX_INFLATED = 20_000_000  # bytes a gzip'd sitemap may inflate to (NEWSFLOW_MAX_FEED_BYTES)
 MAX_TITLE = 500
 _GZIP_MAGIC = b"\x1f\x8b"
 _SPACE = re.compile(r"\s+")
@@ -140,9 +140,12 @@ def _parse_xml(data: bytes) -> tuple[Any, str | None]:
     return root, f"XMLSyntaxError: {errors[0].message} (line {errors[0].line})" if errors else None
 
 
-def parse_sitemap(body: bytes, url: str, limit: int = MAX_ENTRIES) -> Sitemap:
-    """Parse sitemap bytes (gzip'd or not) fetched from ``url``; at most ``limit`` entries."""
-    data = without_entity_declarations(gunzip(body)).lstrip()
+def parse_sitemap(
+    body: bytes, url: str, limit: int = MAX_ENTRIES, max_bytes: int = MAX_INFLATED
+) -> Sitemap:
+    """Parse sitemap bytes (gzip'd or not, inflating to at most ``max_bytes``) fetched from
+    ``url``; at most ``limit`` entries."""
+    data = without_entity_declarations(gunzip(body, max_bytes)).lstrip()
     root, warning = _parse_xml(data)
     if warning and b"&" in data:  # the usual breakage: a raw "&" (recovery would drop entries)
         repaired = _parse_xml(_BARE_AMP.sub(b"&amp;", data))[0]
@@ -154,7 +157,12 @@ def parse_sitemap(body: bytes, url: str, limit: int = MAX_ENTRIES) -> Sitemap:
     entry_tag = "url" if kind == "urlset" else "sitemap"
     found: dict[str, FeedItem] = {}
     skips: Counter[str] = Counter()
+    locs: set[str] = set()  # a repeated entry costs a set lookup, not a parse of its URL
     for entry in root:
+        loc = entry.findtext("{*}loc") if _local(entry) == entry_tag else None
+        if loc is not None and loc in locs:
+            continue
+        locs.add(loc or "")
         try:
             item = _item(entry, url) if _local(entry) == entry_tag else None
         except SkippedEntry as exc:

@@ -1,0 +1,116 @@
+"""Sitemap fan-out is bounded (issue 16): children are fetched only until ``max_items`` distinct
+items are known, a source reads at most ``MAX_DOCUMENTS`` documents per run, gzip'd documents
+inflate only up to the decoded-body cap, and repeated entries cost a set lookup. Served on
+127.0.0.1 and read by :func:`tasks.discover.read_feeds` with a real fetcher."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Sequence
+
+import pytest
+
+import tasks.sitemaps
+from tasks.discover import MAX_DOCUMENTS, read_feeds
+from tasks.fetch import FetchConfig, fetch_pages
+from tasks.netguard import NetworkPolicy
+from tasks.records import FetchOutcome
+from tasks.sitemaps import parse_sitemap
+from tests.loopback import LoopbackServer, Route
+
+XML = {"Content-Type": "application/xml"}
+NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
+CONFIG = FetchConfig(
+    user_agent="newsflow-test/1 (+https://example.invalid)",
+    network_policy=NetworkPolicy.parse("127.0.0.1/32"),
+    delay=0,
+    retries=0,
+    robots=False,
+)
+
+
+def index(children: Sequence[str]) -> bytes:
+    entries = "".join(f"<sitemap><loc>{c}</loc></sitemap>" for c in children)
+    return f'<sitemapindex xmlns="{NS}">{entries}</sitemapindex>'.encode()
+
+
+def urlset(locs: Sequence[str]) -> bytes:
+    entries = "".join(f"<url><loc>{u}</loc></url>" for u in locs)
+    return f'<urlset xmlns="{NS}">{entries}</urlset>'.encode()
+
+
+def fetch(urls: Sequence[str]) -> list[FetchOutcome]:
+    return fetch_pages(list(urls), CONFIG, kind="feed")
+
+
+def fan_out(server: LoopbackServer, indexes: int, sitemaps: int) -> str:
+    """An index of ``indexes`` indexes of ``sitemaps`` sitemaps of 3 URLs each."""
+    top = []
+    for i in range(indexes):
+        children = []
+        for j in range(sitemaps):
+            path = f"/s/{i}/{j}.xml"
+            locs = [f"http://news.example.test/{i}/{j}/{n}" for n in range(3)]
+            server.routes[path] = Route(urlset(locs), headers=XML)
+            children.append(server.url(path))
+        server.routes[f"/i/{i}.xml"] = Route(index(children), headers=XML)
+        top.append(server.url(f"/i/{i}.xml"))
+    server.routes["/index.xml"] = Route(index(top), headers=XML)
+    return server.url("/index.xml")
+
+
+def test_read_feeds_stops_fetching_children_once_max_items_are_known(
+    server: LoopbackServer,
+) -> None:
+    root = fan_out(server, indexes=30, sitemaps=30)
+
+    result = read_feeds(fetch([root]), 5, fetch=fetch)
+
+    assert len(result.items) == 5
+    assert len(server.hits) <= 1 + 30 + 8  # not 931: the root, its indexes, one batch of sitemaps
+    assert result.errors == []
+
+
+def test_read_feeds_document_budget_bounds_a_source_whose_items_never_fill(
+    server: LoopbackServer,
+) -> None:
+    root = fan_out(server, indexes=5, sitemaps=40)
+
+    result = read_feeds(fetch([root]), 5, fetch=fetch, accept=lambda url: "/wanted/" in url)
+
+    assert len(server.hits) == MAX_DOCUMENTS
+    assert len(result.outcomes) == MAX_DOCUMENTS
+    assert any("document budget reached" in e for e in result.errors)
+
+
+def test_read_feeds_gzip_sitemap_inflates_only_to_the_decoded_body_cap(
+    server: LoopbackServer,
+) -> None:
+    bomb = gzip.compress(urlset(["http://news.example.test/x"] * 100_000))  # ~4 MB inflated
+    server.routes["/bomb.xml.gz"] = Route(bomb, headers={"Content-Type": "application/gzip"})
+    server.routes["/good.xml"] = Route(urlset(["http://news.example.test/ok"]), headers=XML)
+    urls = [server.url("/bomb.xml.gz"), server.url("/good.xml")]
+
+    result = read_feeds(fetch(urls), 10, fetch=fetch, max_bytes=1_000_000)
+
+    assert [o.reason for o in result.outcomes] == ["decompression_limit", "ok"]
+    assert [i.url for i in result.items] == ["http://news.example.test/ok"]
+
+
+def test_parse_sitemap_repeated_entries_are_canonicalized_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[str] = []
+    real = tasks.sitemaps.canonicalize_url
+
+    def counting(url: str, base: str | None = None) -> str | None:
+        calls.append(url)
+        return real(url, base)
+
+    monkeypatch.setattr(tasks.sitemaps, "canonicalize_url", counting)
+    locs = ["http://news.example.test/same"] * 50_000 + ["http://news.example.test/other"]
+
+    sitemap = parse_sitemap(urlset(locs), "http://news.example.test/sitemap.xml")
+
+    assert [i.url for i in sitemap.items] == locs[-2:]
+    assert len(calls) == 2
