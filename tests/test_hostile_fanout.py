@@ -101,7 +101,7 @@ def test_parse_sitemap_repeated_entries_are_canonicalized_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[str] = []
-    real = tasks.sitemaps.canonicalize_url
+    from tasks.urls import canonicalize_url as real
 
     def counting(url: str, base: str | None = None) -> str | None:
         calls.append(url)
