@@ -36,6 +36,7 @@ from tasks.extract import ExtractionResult, PageInput, page_results, pages_to_ex
 from tasks.fallbacks import complete_pages
 from tasks.fetch import fetch_pages
 from tasks.hosts import registry_for
+from tasks.isolate import IsolatedParser
 from tasks.records import FeedItem, FeedState, FetchOutcome, PageResult, Recheck, RunCounts
 from tasks.sources import SourceConfig
 from tasks.warc import WarcEntry
@@ -78,6 +79,22 @@ def extraction_pool(settings: Settings) -> ExtractionPool | None:
             _pool = ExtractionPool(workers, limits)
             atexit.register(shutdown_pool)
         return _pool
+
+
+_parser: IsolatedParser | None = None
+
+
+def document_parser(settings: Settings) -> IsolatedParser | None:
+    """This process's killable document parser, created on first use; none when extraction runs
+    inline (``extract_workers=0``, for debugging), so documents are parsed inline too."""
+    global _parser
+    if settings.extract_workers <= 0:
+        return None
+    with _pool_lock:
+        if _parser is None:
+            _parser = IsolatedParser()
+            atexit.register(_parser.close)
+        return _parser
 
 
 def shutdown_pool() -> None:
@@ -234,6 +251,7 @@ def discover_items(
         accept=source.wants,
         max_documents=max_documents,
         max_bytes=config.max_feed_bytes,
+        parser=document_parser(settings),
     )
     # The documents' new state is saved only when the run completes (finish_run): a run killed
     # or failed before its pages are stored must not make the next run skip them as unchanged.

@@ -4,6 +4,7 @@ document's kind, detected from its bytes unless the source says which kind it is
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -14,6 +15,7 @@ from email.utils import parsedate_to_datetime
 from tasks.feeds import FeedParseError, parse_feed
 from tasks.fetch import FetchConfig, fetch_pages
 from tasks.hosts import HostRegistry
+from tasks.isolate import IsolatedParser, ParseAborted
 from tasks.records import FeedItem, FeedState, FetchOutcome, Recheck
 from tasks.sitemaps import MAX_INFLATED, SitemapError, gunzip, parse_sitemap
 from tasks.urllists import is_local, looks_like_url_list, parse_url_list, read_local
@@ -183,18 +185,23 @@ def _parse_kind(
     return Document("feed", feed.items, warning=feed.warning)
 
 
+# Parses a document as :func:`parse_document` does (in this process, or an isolated one).
+Parse = Callable[[bytes, str, "str | None", str, "int | None", int], "Document"]
+
+
 def _parse_outcome(
     outcome: FetchOutcome,
     kind: str = "auto",
     limit: int | None = None,
     max_bytes: int = MAX_INFLATED,
+    parse: Parse | None = None,
 ) -> tuple[FetchOutcome, Document | None]:
     """Parse a fetched document: what it gave, or the outcome rewritten with why it is unusable."""
     assert outcome.body is not None
     url, content_type = outcome.final_url or outcome.url, outcome.content_type
     try:
-        doc = parse_document(outcome.body, url, content_type, kind, limit, max_bytes)
-    except (FeedParseError, SitemapError) as exc:
+        doc = (parse or parse_document)(outcome.body, url, content_type, kind, limit, max_bytes)
+    except (FeedParseError, SitemapError, ParseAborted) as exc:
         return replace(outcome, reason=exc.reason, detail=str(exc)[:500]), None
     if doc.warning:
         label = "feed" if doc.kind == "feed" else doc.kind
@@ -219,6 +226,7 @@ class _Reader:
     seen: dict[str, FeedItem] = field(default_factory=dict)
     budget: int = MAX_DOCUMENTS  # child documents this run may still fetch
     max_bytes: int = MAX_INFLATED  # a gzip'd document inflates to at most this
+    parse: Parse | None = None  # None: parse_document in this process
 
     @property
     def cap(self) -> int:
@@ -254,7 +262,9 @@ def _fetch_children(
             visited.add(outcome.final_url or outcome.url)
             doc = None
             if outcome.ok and outcome.body is not None:
-                outcome, doc = _parse_outcome(outcome, "auto", reader.cap, reader.max_bytes)
+                outcome, doc = _parse_outcome(
+                    outcome, "auto", reader.cap, reader.max_bytes, reader.parse
+                )
             if doc is None:
                 reader.fail(outcome)
             else:
@@ -297,6 +307,7 @@ def read_feeds(
     max_depth: int = MAX_DEPTH,
     max_documents: int = MAX_DOCUMENTS,
     max_bytes: int = MAX_INFLATED,
+    parser: IsolatedParser | None = None,
 ) -> FeedsRead:
     """Read every fetched document of a source (feeds, sitemaps, URL lists; ``kinds`` maps a
     document URL to its configured kind, default ``auto``). A 304 or a body identical to the last
@@ -305,11 +316,13 @@ def read_feeds(
     no conditional-GET state, since its children change while it does not. ``accept`` filters item
     URLs before the ``limit`` applies. At most ``max_documents`` documents are read in all
     (children fetched a few at a time, none once ``limit`` items are known); a gzip'd one
-    inflates to at most ``max_bytes``."""
+    inflates to at most ``max_bytes``. With ``parser`` each document is parsed in its killable
+    process (``parse_timeout``, ``parse_crashed``)."""
     now = now or datetime.now(UTC)
     result = FeedsRead()
     budget = max(0, max_documents - len(outcomes))
-    reader = _Reader(limit, accept, result, budget=budget, max_bytes=max_bytes)
+    parse = functools.partial(parser.call, parse_document) if parser is not None else None
+    reader = _Reader(limit, accept, result, budget=budget, max_bytes=max_bytes, parse=parse)
     children: list[str] = []
     for outcome in outcomes:
         old = (states or {}).get(outcome.url)
@@ -321,7 +334,7 @@ def read_feeds(
                 outcome = replace(outcome, detail="unchanged since the last run")
         elif outcome.ok and outcome.body is not None:
             kind = (kinds or {}).get(outcome.url, "auto")
-            outcome, doc = _parse_outcome(outcome, kind, reader.cap, max_bytes)
+            outcome, doc = _parse_outcome(outcome, kind, reader.cap, max_bytes, parse)
             if doc is not None:
                 result.feeds_ok += 1
                 reader.add(doc.items)

@@ -32,8 +32,11 @@ class SitemapError(Exception):
     """Not a sitemap we can read; ``reason`` is a machine-readable code."""
 
     def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
+        super().__init__(reason, detail)
         self.reason = reason
+
+    def __str__(self) -> str:
+        return str(self.args[1])
 
 
 @dataclass(frozen=True, slots=True)
