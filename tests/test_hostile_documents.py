@@ -7,6 +7,7 @@ every string taken from a feed is safe to store. Documents are served on 127.0.0
 from __future__ import annotations
 
 import tracemalloc
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -47,12 +48,12 @@ def item(link: str, title: str = "A story", extra: str = "") -> str:
     return f"<item><title>{title}</title><link>{link}</link>{extra}</item>"
 
 
-def urlset(locs: list[str]) -> bytes:
+def urlset(locs: Sequence[str]) -> bytes:
     entries = "".join(f"<url><loc>{loc}</loc></url>" for loc in locs)
     return f'<urlset xmlns="{SITEMAP_NS}">{entries}</urlset>'.encode()
 
 
-def index(children: list[str]) -> bytes:
+def index(children: Sequence[str]) -> bytes:
     entries = "".join(f"<sitemap><loc>{c}</loc></sitemap>" for c in children)
     return f'<sitemapindex xmlns="{SITEMAP_NS}">{entries}</sitemapindex>'.encode()
 

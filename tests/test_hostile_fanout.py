@@ -12,31 +12,11 @@ import pytest
 
 import tasks.sitemaps
 from tasks.discover import MAX_DOCUMENTS, read_feeds
-from tasks.fetch import FetchConfig, fetch_pages
-from tasks.netguard import NetworkPolicy
+from tasks.fetch import fetch_pages
 from tasks.records import FetchOutcome
 from tasks.sitemaps import parse_sitemap
 from tests.loopback import LoopbackServer, Route
-
-XML = {"Content-Type": "application/xml"}
-NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
-CONFIG = FetchConfig(
-    user_agent="newsflow-test/1 (+https://example.invalid)",
-    network_policy=NetworkPolicy.parse("127.0.0.1/32"),
-    delay=0,
-    retries=0,
-    robots=False,
-)
-
-
-def index(children: Sequence[str]) -> bytes:
-    entries = "".join(f"<sitemap><loc>{c}</loc></sitemap>" for c in children)
-    return f'<sitemapindex xmlns="{NS}">{entries}</sitemapindex>'.encode()
-
-
-def urlset(locs: Sequence[str]) -> bytes:
-    entries = "".join(f"<url><loc>{u}</loc></url>" for u in locs)
-    return f'<urlset xmlns="{NS}">{entries}</urlset>'.encode()
+from tests.test_hostile_documents import CONFIG, XML, index, urlset
 
 
 def fetch(urls: Sequence[str]) -> list[FetchOutcome]:
