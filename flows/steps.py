@@ -98,11 +98,14 @@ def document_parser(settings: Settings) -> IsolatedParser | None:
 
 
 def shutdown_pool() -> None:
-    global _pool
+    global _pool, _parser
     with _pool_lock:
         if _pool is not None:
             _pool.shutdown()
             _pool = None
+        if _parser is not None:  # the document parser's helper process goes with the pool
+            _parser.close()
+            _parser = None
 
 
 def extract_pages(pages: list[PageInput], settings: Settings) -> list[ExtractionResult]:

@@ -29,7 +29,7 @@ def env(monkeypatch: pytest.MonkeyPatch, migrated_db: str) -> str:
     monkeypatch.setenv("NEWSFLOW_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8")
     monkeypatch.setenv("NEWSFLOW_FETCH_DELAY", "0")
     monkeypatch.setenv("NEWSFLOW_RETRIES", "0")
-    monkeypatch.setenv("NEWSFLOW_EXTRACT_WORKERS", "0")
+    monkeypatch.setenv("NEWSFLOW_EXTRACT_WORKERS", "1")  # documents parsed in the helper too
     return migrated_db
 
 
