@@ -8,16 +8,16 @@ Usage: .venv/bin/python bench/dedup.py [--quick] [--sizes 10000,1000000] [--pg-u
    words is an original (one per URL: a URL captured twice is a real revision pair instead); the
    perturbation families of tests/dedup_fixtures.py (the B5 families of ../shared/docs/dedup.md)
    turn each into a copy. Originals are stored first, then each copy with
-   repository.store_pages(near=NearDup(best_match, 0.5)) into a migrated SQLite file; recall is the
+   articles.store_pages(near=NearDup(best_match, 0.5)) into a migrated SQLite file; recall is the
    share of copies linked to their own original. Negatives (all pairs of different corpus
    articles, different articles sharing a site footer or a same-event lead, the real same-event
    pair of web/syndicated) must never be linked. The four real web/syndicated pairs (extracted
-   with tasks.extract.extract_page) and the recaptured URL are reported one by one.
+   with tasks.extract.extract.extract_page) and the recaptured URL are reported one by one.
 2. Cost. Articles rows (real signatures for story clusters built from the corpus and for a few
    recurring template stories, random uint32 signatures for the filler, published over the last
    year) and their 32 band rows each are bulk-loaded into a schema made by
    storage.migrate.upgrade (SQLite: executemany in one transaction; PostgreSQL: COPY);
-   repository.find_near_duplicate is then timed for rounds of fresh probes dated now (copies of
+   articles.find_near_duplicate is then timed for rounds of fresh probes dated now (copies of
    stored stories, unseen articles, template-series edits), on SQLite and on PostgreSQL (a
    database created and dropped here through the admin connection). p50/p95 are medians over the
    rounds, which damps the noise of other work on the machine.
@@ -57,11 +57,11 @@ import psycopg  # noqa: E402
 from sqlalchemy import and_, event, func, or_, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from storage import repository  # noqa: E402
-from storage.engine import dispose_engines, get_engine, transaction  # noqa: E402
+from storage import articles, runs  # noqa: E402
+from storage.engine import dispose_engines, get_engine, snapshot, transaction  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Article, ArticleURL, MinhashBand, Source  # noqa: E402
-from tasks.dedup import (  # noqa: E402
+from tasks.dedup.dedup import (  # noqa: E402
     BANDS,
     NUM_PERM,
     ROWS,
@@ -70,14 +70,14 @@ from tasks.dedup import (  # noqa: E402
     signature,
     similarity,
 )
-from tasks.extract import PageInput, content_hash, extract_page  # noqa: E402
+from tasks.dedup.urls import canonicalize_url  # noqa: E402
+from tasks.extract.extract import PageInput, content_hash, extract_page  # noqa: E402
 from tasks.records import ExtractedArticle, FeedItem, FetchOutcome, PageResult  # noqa: E402
-from tasks.urls import canonicalize_url  # noqa: E402
 from tests import dedup_fixtures as fx  # noqa: E402
 
 THRESHOLD = 0.5
 WINDOW = timedelta(days=30)
-NEAR = repository.NearDup(matcher=functools.partial(best_match, threshold=THRESHOLD), window=WINDOW)
+NEAR = articles.NearDup(matcher=functools.partial(best_match, threshold=THRESHOLD), window=WINDOW)
 MIN_WORDS = 150
 DAY = datetime(2026, 11, 1, 8, tzinfo=UTC)  # quality runs: originals in the 20 days before
 GOAL_SYNDICATED, GOAL_EDITS, GOAL_RATIO = 0.98, 0.95, 2.0
@@ -197,7 +197,8 @@ class QualityDB:
     run_id: int
 
     def store(self, page: PageResult) -> None:
-        repository.store_pages(self.url, self.run_id, [page], near=NEAR)
+        with transaction(self.url) as session:
+            articles.store_pages(session, self.run_id, [page], near=NEAR)
 
     def links(self) -> dict[str, tuple[int, int | None]]:
         """URL -> (article id it is stored under, that article's duplicate_of)."""
@@ -213,14 +214,16 @@ class QualityDB:
 def fresh_sqlite(directory: Path, name: str) -> QualityDB:
     url = f"sqlite:///{directory / name}"
     upgrade(url)
-    return QualityDB(url, repository.start_run(url, "bench", None))
+    with transaction(url) as session:
+        return QualityDB(url, runs.start_run(session, "bench", None))
 
 
 def clone_sqlite(directory: Path, base: QualityDB, name: str) -> QualityDB:
     dispose_engines()  # the last connection checkpoints the WAL into the file
     shutil.copyfile(make_url(base.url).database or "", directory / name)
     url = f"sqlite:///{directory / name}"
-    return QualityDB(url, repository.start_run(url, "bench", None))
+    with transaction(url) as session:
+        return QualityDB(url, runs.start_run(session, "bench", None))
 
 
 @dataclass(slots=True)
@@ -479,7 +482,7 @@ def print_quality(
     print(f"{'copies linked to a wrong original':<42} {'':>6} {wrong:>6}")
     print(f"false merges in total: {total}  (goal 0: {_verdict(total == 0)})")
     print(
-        "\nReal pairs (web/syndicated: extracted with tasks.extract.extract_page; taz: the"
+        "\nReal pairs (web/syndicated: extracted with tasks.extract.extract.extract_page; taz: the"
         " ground-truth bodies of one URL captured in 2023 and 2024):"
     )
     print(f"{'story':<32} {'label':<30} {'words':>11} {'est. J':>6} {'linked':>6}  expected")
@@ -939,14 +942,16 @@ def timed_lookups(
         candidates.append(len(found))
         return best_match(sig, found, THRESHOLD)
 
-    near = repository.NearDup(matcher=matcher, window=window)
+    near = articles.NearDup(matcher=matcher, window=window)
     for probe in warmup:  # engine, pool and statement caches: the DB setup
-        repository.find_near_duplicate(url, probe.article, near)
+        with snapshot(url) as session:
+            articles.find_near_duplicate(session, probe.article, near)
     out = []
     for probe in probes:
         candidates.clear()
         start = time.perf_counter()
-        match = repository.find_near_duplicate(url, probe.article, near)
+        with snapshot(url) as session:
+            match = articles.find_near_duplicate(session, probe.article, near)
         ms = (time.perf_counter() - start) * 1000
         out.append(Lookup(probe.kind, ms, sum(candidates), probe.right(match)))
     return out
@@ -1034,7 +1039,8 @@ def cost(loader: Loader, fixture: Fixture, sizes: Sequence[int]) -> list[Measure
         for kind in ("copy", "series"):  # a copy: the plan includes the verification
             with captured_lookup(loader.url) as seen:
                 probe = next(p for p in fixture.rounds[0] if p.kind == kind)
-                repository.find_near_duplicate(loader.url, probe.article, NEAR)
+                with snapshot(loader.url) as session:
+                    articles.find_near_duplicate(session, probe.article, NEAR)
             plans.append(seen[0] if seen else None)
         m = Measurement(
             dialect=loader.name,
@@ -1154,7 +1160,8 @@ def count_in_window(url: str, now: datetime) -> int:
 
 
 def source_and_run(url: str) -> tuple[int, int]:
-    run_id = repository.start_run(url, "bench", None)
+    with transaction(url) as session:
+        run_id = runs.start_run(session, "bench", None)
     with transaction(url) as session:
         source_id = session.execute(select(Source.id).where(Source.name == "bench")).scalar_one()
     return source_id, run_id
@@ -1176,7 +1183,7 @@ def postgres_database(admin: str) -> Iterator[str]:
 
 
 def print_cost(results: Sequence[Measurement], sizes: Sequence[int]) -> None:
-    print("\nLookup cost summary (repository.find_near_duplicate, warm OS cache, ms; p50/p95 are")
+    print("\nLookup cost summary (articles.find_near_duplicate, warm OS cache, ms; p50/p95 are")
     print("medians over the rounds of fresh probes, best = p95 of the quietest round):")
     print(
         f"{'dialect':<11} {'articles':>10} {'load s':>7} {'MB':>6}   {'p50':>5} {'p95':>5}"
@@ -1280,7 +1287,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="newsflow-bench-dedup-") as tmp:
         work = Path(tmp)
         if args.part in ("all", "quality"):
-            print("\n== 1. Quality (SQLite file, repository.store_pages with NearDup) ==")
+            print("\n== 1. Quality (SQLite file, articles.store_pages with NearDup) ==")
             if args.quick:
                 print(f"--quick: every 2nd body, {len(labelled)} originals")
             quality(labelled, corpus.recaptured, root, work)

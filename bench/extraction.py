@@ -23,7 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tasks.extract import PageInput, _trafilatura, extract_page  # noqa: E402
+from tasks.extract.extract import PageInput, _trafilatura, extract_page  # noqa: E402
 from tests.extraction_metric import (  # noqa: E402
     authors_f1,
     body_pages,

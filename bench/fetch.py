@@ -28,9 +28,10 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tasks.fetch import FetchConfig, fetch_pages  # noqa: E402
-from tasks.hosts import host_key  # noqa: E402
-from tasks.netguard import NetworkPolicy  # noqa: E402
+from tasks.fetch.fetch import FetchConfig  # noqa: E402
+from tasks.fetch.hosts import host_key  # noqa: E402
+from tasks.fetch.netguard import NetworkPolicy  # noqa: E402
+from tasks.fetch.polite import fetch_pages  # noqa: E402
 from tests.loopback import Handler, LoopbackServer  # noqa: E402
 
 GOAL = 0.9

@@ -2,16 +2,23 @@
 same loopback news site, on SQLite and PostgreSQL, with memory and the cost of a no-change run.
 
 Usage: .venv/bin/python bench/pipeline.py [--quick] [--pages N] [--hosts H] [--idle-runs R]
-                                          [--pg-url URL] [--no-pg]
+                                          [--many-pages M] [--many-hosts K] [--feeds F]
+                                          [--scenario few|many|both] [--pg-url URL] [--no-pg]
 
-The site (a child process, H loopback ports = H hosts, one RSS feed and one source each) serves N
+Two scenarios, each with its own site and baseline. **few hosts**: the site (a child process, H
+loopback ports = H hosts, one RSS feed and one source each) serves N pages,
+NEWSFLOW_FETCH_DELAY=0. **many hosts**: M pages on K hosts (at most 3 pages each, K >= 300), each
+host with a robots.txt, listed by F feeds on a host of their own (one source each), with the default
+politeness (1 s between two requests to a host) and robots.txt on.
+
+The site serves N
 pages made from the real corpus pages (web/pages, extraction-dev, fundus): every page is served
 under several URLs, and each copy after the first gets a sentence of its own ("Edition k of this
 report.") at the start of its first long paragraph, so the copies are distinct articles with
 near-identical text (newsflow stores them and links them as near-duplicates). Pages whose
 paragraph markup the insertion cannot find stay exact copies; the stored-article count says how
 many were distinct. The flow runs in a child process (so its RSS and its extraction workers' RSS
-can be sampled) against one Prefect API server started here, NEWSFLOW_FETCH_DELAY=0.
+can be sampled) against one Prefect API server started here.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import time
 import uuid
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -79,24 +87,35 @@ def plan(pages: int, hosts: int) -> list[tuple[int, str, Path, int]]:
     return out
 
 
-def serve(pages: int, hosts: int) -> None:
-    """The site's process: H servers (ports), pages and one feed each; prints the bases."""
+ROBOTS = b"User-agent: *\nDisallow: /private/\n"
+
+
+def serve(pages: int, hosts: int, feeds: int) -> None:
+    """The site's process: H servers (ports) with their pages; one feed on each (``feeds`` 0),
+    or ``feeds`` feeds on the first F servers, each listing pages of every host, and a
+    robots.txt on every server. Prints the feeds' URLs and the pages' URLs by host."""
     from bench.fetch import page_handler
     from tests.loopback import LoopbackServer, Route, rss_feed
 
     servers = [LoopbackServer() for _ in range(hosts)]
     links: dict[int, list[str]] = defaultdict(list)
-    for host, path, file, copy in plan(pages, hosts):
+    listed: dict[int, list[str]] = defaultdict(list)
+    for index, (host, path, file, copy) in enumerate(plan(pages, hosts)):
         body = variant(read_page(file), copy)
         servers[host].routes[path] = page_handler(body, gzip.compress(body, 6, mtime=0))
         links[host].append(servers[host].url(path))
+        listed[index % feeds if feeds else host].append(servers[host].url(path))
     rss = {"Content-Type": "application/rss+xml; charset=utf-8"}
-    for host, server in enumerate(servers):
-        server.routes["/feed.xml"] = Route(rss_feed(f"host {host}", links[host]), headers=rss)
-    print(json.dumps({"bases": [s.base for s in servers], "urls": links}), flush=True)
+    for feed in range(feeds or hosts):
+        body = rss_feed(f"feed {feed}", listed[feed])
+        servers[feed].routes["/feed.xml"] = Route(body, headers=rss)
+    if feeds:
+        for server in servers:
+            server.routes["/robots.txt"] = Route(ROBOTS, headers={"Content-Type": "text/plain"})
+    urls = [f"{server.base}/feed.xml" for server in servers[: feeds or hosts]]
+    print(json.dumps({"feeds": urls, "urls": links}), flush=True)
     sys.stdin.read()  # until the parent closes our stdin
-    for server in servers:
-        server.close()
+    os._exit(0)  # closing hundreds of servers one by one takes half a second each
 
 
 # --- plain requests + trafilatura ---------------------------------------------------------------
@@ -110,11 +129,14 @@ def plain_extract(item: tuple[str, bytes]) -> bool:
     return doc is not None
 
 
-def plain_pipeline(urls: dict[int, list[str]]) -> tuple[float, int]:
+def plain_pipeline(urls: dict[int, list[str]]) -> tuple[float, int, float]:
     """A thread and a requests session per host, pages extracted in a 2-process pool as they
-    arrive; returns (seconds, pages extracted)."""
+    arrive; returns (seconds, pages extracted, CPU seconds of the pool's workers)."""
+    import resource
+
     import requests
 
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with ProcessPoolExecutor(2) as pool:
         futures = []
@@ -141,7 +163,10 @@ def plain_pipeline(urls: dict[int, list[str]]) -> tuple[float, int]:
             list(threads.map(fetch_host, urls.values()))
         ok = sum(f.result() for f in futures)
         stop.set()
-    return time.perf_counter() - start, ok
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the pool's workers, waited for
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return seconds, ok, cpu
 
 
 # --- the flow, in a child process ---------------------------------------------------------------
@@ -150,7 +175,7 @@ def plain_pipeline(urls: dict[int, list[str]]) -> tuple[float, int]:
 def run_flow(sources: str, idle_runs: int) -> None:
     """Child: ingest once (timed), then ``idle_runs`` runs of the unchanged sources."""
     from flows.ingest import ingest_news
-    from flows.steps import shutdown_pool
+    from flows.runtime import shutdown_pool
 
     start, cpu = time.perf_counter(), time.process_time()
     reports = ingest_news(sources_path=sources)
@@ -163,10 +188,18 @@ def run_flow(sources: str, idle_runs: int) -> None:
         {"ingest": seconds, "cpu": cpu, "workers": workers, "counts": counts, "statuses": statuses}
     )
     for i in range(idle_runs):
-        start = time.perf_counter()
+        start, cpu, workers = time.perf_counter(), time.process_time(), children_cpu(os.getpid())
         again = ingest_news(sources_path=sources)
         work = sum(r.counts.fetched + r.counts.new for r in again)
-        emit({"idle": i, "seconds": time.perf_counter() - start, "rss": tree_rss(os.getpid())})
+        cpu = time.process_time() - cpu + children_cpu(os.getpid()) - workers
+        emit(
+            {
+                "idle": i,
+                "seconds": time.perf_counter() - start,
+                "cpu": cpu,
+                "rss": tree_rss(os.getpid()),
+            }
+        )
         if work:
             raise SystemExit(f"an unchanged source did work: {again}")
     shutdown_pool()
@@ -175,7 +208,7 @@ def run_flow(sources: str, idle_runs: int) -> None:
 def run_plain_steps(sources: str) -> None:
     """Child: the same steps' plain functions (``.fn``) in the flow's shape, without Prefect:
     sources concurrently in threads, each source's batches one after another."""
-    from flows import steps
+    from flows import runtime, steps
     from flows.ingest import batches, resolve_sources
     from flows.settings import Settings
     from storage.migrate import ensure_schema
@@ -185,20 +218,20 @@ def run_plain_steps(sources: str) -> None:
     key = uuid.uuid4().hex
 
     def one(source: Any) -> int:
-        run_id = steps.start_run.fn(source.name, None)
-        found = steps.discover_source.fn(source, run_id, key)
+        run_id = steps.start_run.fn(settings, source.name, None)
+        found = steps.discover_source.fn(settings, source, run_id, key)
         new = 0
         for batch in batches(found.items, settings.batch_size):
-            new += steps.process_batch.fn(source, run_id, key, batch).new
-        steps.finish_run.fn(run_id, found.counts, "completed", None, found.feed_states)
+            new += steps.process_batch.fn(settings, source, run_id, key, batch).new
+        steps.finish_run.fn(settings, run_id, found.counts, "completed", None, found.feed_states)
         return new
 
     start = time.perf_counter()
-    selected = resolve_sources(None, sources)
+    selected = resolve_sources(settings, None, sources)
     with ThreadPoolExecutor(8) as threads:
         new = sum(threads.map(one, selected))
     emit({"plain_steps": time.perf_counter() - start, "new": new})
-    steps.shutdown_pool()
+    runtime.shutdown_pool()
 
 
 def children_cpu(pid: int) -> float:
@@ -283,10 +316,10 @@ def child(mode: str, env: dict[str, str], sources: Path, idle_runs: int) -> dict
 # --- main ---------------------------------------------------------------------------------------
 
 
-def write_sources(path: Path, bases: list[str]) -> Path:
+def write_sources(path: Path, feeds: list[str]) -> Path:
     lines = ["sources:"]
-    for i, base in enumerate(bases):
-        lines += [f"  - name: host{i}", f"    feeds: [{base}/feed.xml]", "    interval: 600"]
+    for i, feed in enumerate(feeds):
+        lines += [f"  - name: source{i}", f"    feeds: [{feed}]", "    interval: 600"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -328,9 +361,8 @@ def drop_pg(admin: str, name: str) -> None:
 
 def bench_flow(
     label: str, db_url: str, env: dict[str, str], src: Path, idle: int
-) -> tuple[float, float, float]:
-    """Ingest into ``db_url`` in a child, then ``idle`` no-change runs; (pages/s, articles/s,
-    seconds)."""
+) -> dict[str, float]:
+    """Ingest into ``db_url`` in a child, then ``idle`` no-change runs; what was measured."""
     from storage.migrate import upgrade
 
     upgrade(db_url)
@@ -340,37 +372,116 @@ def bench_flow(
     rate = articles / first["ingest"]
     print(f"\n[{label}] flow: {first['ingest']:.1f} s, {rate:.1f} articles/s; {first['counts']}")
     print(f"  stored {articles} articles ({roots} distinct stories), statuses {first['statuses']}")
-    pages = first["counts"]["fetched"] / first["ingest"]
+    fetched = max(1, first["counts"]["fetched"])
+    pages = fetched / first["ingest"]
     print(f"  {pages:.1f} pages/s fetched and extracted (exact duplicates store no article)")
     share = first["cpu"] / first["ingest"]
     busy = first["workers"] / first["ingest"]
     print(f"  CPU of the ingest process itself: {share:.0%} of one core; of its extraction")
     print(f"    workers: {busy:.0%} of one core (baseline workers: 2 x 100% less waiting)")
+    cpu_ms = (first["cpu"] + first["workers"]) / fetched * 1000
+    print(f"  CPU per page: {cpu_ms:.1f} ms ({first['cpu'] / fetched * 1000:.1f} ms in the ingest")
+    print(f"    process, {first['workers'] / fetched * 1000:.1f} ms in its workers)")
     rss, pss = out["peak_rss"] / 2**20, out["peak_pss"] / 2**20
     own = out["peak_own"] / 2**20
     print(f"  peak RSS of the ingest process alone: {own:.0f} MB (its workers: the rest)")
     print(
         f"  peak memory of the ingest process and its children: RSS {rss:.0f} MB, PSS {pss:.0f} MB"
     )
+    result = {"pages": pages, "articles": rate, "seconds": first["ingest"], "cpu_ms": cpu_ms}
+    result |= {"rss": rss, "idle_s": float("nan"), "idle_cpu": float("nan")}
     if idles:
-        rss = [r["rss"][0] / 2**20 for r in idles]
-        cost = sorted(r["seconds"] for r in idles)[len(idles) // 2]
-        change = (rss[-1] - rss[0]) / rss[0]
-        rise = max((later - min(rss[: i + 1])) / min(rss[: i + 1]) for i, later in enumerate(rss))
-        verdict = "goal met" if rise <= GOAL_FLAT else "goal missed"
-        print(
-            f"  {len(idles)} no-change runs: median {cost:.2f} s each; RSS first {rss[0]:.0f} MB,"
+        _idle_report(idles, result)
+    return result
+
+
+def _idle_report(idles: list[dict[str, Any]], result: dict[str, float]) -> None:
+    rss = [r["rss"][0] / 2**20 for r in idles]
+    cost = sorted(r["seconds"] for r in idles)[len(idles) // 2]
+    cpu = sorted(r["cpu"] for r in idles)[len(idles) // 2]
+    result |= {"idle_s": cost, "idle_cpu": cpu}
+    change = (rss[-1] - rss[0]) / rss[0]
+    rise = max((later - min(rss[: i + 1])) / min(rss[: i + 1]) for i, later in enumerate(rss))
+    verdict = "goal met" if rise <= GOAL_FLAT else "goal missed"
+    print(f"  {len(idles)} no-change runs: median {cost:.2f} s and {cpu:.2f} s of CPU each (the")
+    print(f"    ingest process and its workers); RSS first {rss[0]:.0f} MB,")
+    print(f"    max {max(rss):.0f} MB, last {rss[-1]:.0f} MB ({change:+.1%}); largest rise over")
+    print(f"    an earlier run's RSS: {rise:+.1%} ({verdict}: no growth above 10 %)")
+    step = max(1, len(rss) // 10)
+    print(
+        "    RSS after runs "
+        + ", ".join(f"{i + 1}: {rss[i]:.0f}" for i in range(0, len(rss), step))
+    )
+
+
+@dataclass(frozen=True)
+class Scenario:
+    label: str
+    pages: int
+    hosts: int
+    feeds: int  # 0: one feed per host
+    env: dict[str, str]  # on top of the common environment
+
+
+def run_scenario(
+    scenario: Scenario, env: dict[str, str], tmp: Path, args: argparse.Namespace
+) -> list[str]:
+    """One site, its baseline and the flow on it (SQLite, then PostgreSQL unless ``--no-pg``);
+    the summary lines."""
+    cmd = [sys.executable, __file__, "--serve", "--pages", str(scenario.pages)]
+    cmd += ["--hosts", str(scenario.hosts), "--feeds", str(scenario.feeds)]
+    site = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    env = env | scenario.env | {"NEWSFLOW_MAX_ITEMS_PER_SOURCE": str(scenario.pages)}
+    work = tmp / scenario.label
+    work.mkdir()
+    try:
+        assert site.stdout is not None
+        info = json.loads(site.stdout.readline())
+        urls = {int(k): v for k, v in info["urls"].items()}
+        src = write_sources(work / "sources.yaml", info["feeds"])
+        most = max(len(v) for v in urls.values())
+        print(f"\n=== {scenario.label}: {scenario.pages} pages on {scenario.hosts} loopback hosts")
+        print(f"    (at most {most} a host), {len(info['feeds'])} feeds and sources; environment")
+        print(f"    {scenario.env}")
+        plain_extract(("http://warm.up/", b"<html><body><p>warm</p></body></html>"))
+        seconds, ok, plain_cpu = plain_pipeline(urls)
+        base, base_ms = ok / seconds, plain_cpu / max(1, ok) * 1000
+        print(f"\nplain requests + trafilatura, 2-process pool: {seconds:.1f} s, {ok} pages")
+        print(f"  extracted, {base:.1f} pages/s (baseline); {base_ms:.1f} ms of CPU a page in")
+        print(f"  trafilatura's workers; their peak RSS: {PLAIN_WORKERS_PEAK / 2**20:.0f} MB")
+        db = f"sqlite:///{work}/flow.db"
+        results = {"sqlite": bench_flow("sqlite", db, env, src, args.idle_runs)}
+        if not args.no_pg:
+            admin = args.pg_url or "postgresql://postgres@127.0.0.1:5432/postgres"
+            name, url = pg_database(admin)
+            try:
+                results["postgresql"] = bench_flow("postgresql", url, env, src, 0)
+            finally:
+                drop_pg(admin, name)
+        if scenario.label == "few hosts":
+            _prefect_share(env, work, src, results["sqlite"]["seconds"])
+    finally:
+        assert site.stdin is not None
+        site.stdin.close()
+        site.wait(timeout=60)
+    lines = []
+    for label, got in results.items():
+        ratio, cpu = got["pages"] / base, got["cpu_ms"] / base_ms
+        lines.append(
+            f"  {scenario.label}, {label}: {got['pages']:.1f} vs {base:.1f} pages/s, ratio"
+            f" {ratio:.2f} ({'met' if ratio >= GOAL_RATIO else 'missed'}, >= {GOAL_RATIO});"
+            f" CPU/page {got['cpu_ms']:.1f} vs {base_ms:.1f} ms ({cpu:.2f}x, goal <= 1.25x);"
+            f" peak tree RSS {got['rss']:.0f} MB (goal <= {GOAL_RSS_MB});"
+            f" no-change run {got['idle_s']:.2f} s, {got['idle_cpu']:.2f} s CPU"
         )
-        print(
-            f"    max {max(rss):.0f} MB, last {rss[-1]:.0f} MB ({change:+.1%}); largest rise over"
-        )
-        print(f"    an earlier run's RSS: {rise:+.1%} ({verdict}: no growth above 10 %)")
-        step = max(1, len(rss) // 10)
-        print(
-            "    RSS after runs "
-            + ", ".join(f"{i + 1}: {rss[i]:.0f}" for i in range(0, len(rss), step))
-        )
-    return pages, rate, first["ingest"]
+    return lines
+
+
+def _prefect_share(env: dict[str, str], work: Path, src: Path, flow_s: float) -> None:
+    plain_db = {"NEWSFLOW_DATABASE_URL": f"sqlite:///{work}/plain.db"}
+    plain = child("plain-steps", env | plain_db, src, 0)["records"][0]
+    print(f"\nsame steps, no Prefect (sqlite): {plain['plain_steps']:.1f} s, {plain['new']} new")
+    print(f"  Prefect's share of the flow's wall time: {1 - plain['plain_steps'] / flow_s:.1%}")
 
 
 def main() -> None:
@@ -378,6 +489,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="400 pages, 10 no-change runs")
     parser.add_argument("--pages", type=int, default=2000)
     parser.add_argument("--hosts", type=int, default=8)
+    parser.add_argument("--many-pages", type=int, default=900)
+    parser.add_argument("--many-hosts", type=int, default=300)
+    parser.add_argument("--feeds", type=int, default=12, help="feeds of the many-hosts site")
+    parser.add_argument("--scenario", choices=["few", "many", "both"], default="both")
     parser.add_argument("--idle-runs", type=int, default=50)
     parser.add_argument("--pg-url", default=os.environ.get("NEWSFLOW_TEST_PG_URL"))
     parser.add_argument("--no-pg", action="store_true")
@@ -387,13 +502,15 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.pages, args.idle_runs = min(args.pages, 400), min(args.idle_runs, 10)
+        args.many_pages = min(args.many_pages, 400)
     if args.serve:
-        return serve(args.pages, args.hosts)
+        return serve(args.pages, args.hosts, args.feeds)
     if args.flow:
         return run_flow(args.flow, args.idle_runs)
     if args.plain_steps:
         return run_plain_steps(args.plain_steps)
-    admin = args.pg_url or "postgresql://postgres@127.0.0.1:5432/postgres"
+    if args.many_pages > 3 * args.many_hosts or args.many_hosts < 300:
+        raise SystemExit("the many-hosts site has at least 300 hosts, at most 3 pages each")
     tmp = Path(tempfile.mkdtemp(prefix="newsflow-bench-pipeline-"))
     os.environ["PREFECT_HOME"] = str(tmp / "prefect")
     os.environ |= {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
@@ -407,54 +524,21 @@ def main() -> None:
         "PREFECT_API_URL": api.api_url,
         "PREFECT_LOGGING_LEVEL": "WARNING",
         "NEWSFLOW_ALLOW_PRIVATE_NETWORKS": "127.0.0.0/8",
-        "NEWSFLOW_FETCH_DELAY": "0",
-        "NEWSFLOW_MAX_ITEMS_PER_SOURCE": str(args.pages),
     }
-    cmd = [sys.executable, __file__, "--serve", "--pages", str(args.pages)]
-    cmd += ["--hosts", str(args.hosts)]
-    site = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    scenarios = []
+    if args.scenario in ("few", "both"):
+        delay = {"NEWSFLOW_FETCH_DELAY": "0"}
+        scenarios.append(Scenario("few hosts", args.pages, args.hosts, 0, delay))
+    if args.scenario in ("many", "both"):  # default politeness: 1 s delay, robots.txt on
+        scenarios.append(Scenario("many hosts", args.many_pages, args.many_hosts, args.feeds, {}))
+    print(f"corpus: {len(corpus_files())} pages; copies get a sentence of their own")
     try:
-        assert site.stdout is not None
-        info = json.loads(site.stdout.readline())
-        urls = {int(k): v for k, v in info["urls"].items()}
-        src = write_sources(tmp / "sources.yaml", info["bases"])
-        print(f"{args.pages} pages ({len(corpus_files())} corpus pages, copies with a sentence")
-        print(f"of their own) on {args.hosts} loopback hosts, one feed and source each")
-        plain_extract(("http://warm.up/", b"<html><body><p>warm</p></body></html>"))
-        seconds, ok = plain_pipeline(urls)
-        base = ok / seconds
-        print(f"\nplain requests + trafilatura, 2-process pool: {seconds:.1f} s, {ok} pages")
-        print(f"  extracted, {base:.1f} pages/s (baseline)")
-        print(f"  peak RSS of its 2 worker processes: {PLAIN_WORKERS_PEAK / 2**20:.0f} MB")
-        results = {
-            "sqlite": bench_flow("sqlite", f"sqlite:///{tmp}/flow.db", env, src, args.idle_runs)
-        }
-        if not args.no_pg:
-            name, url = pg_database(admin)
-            try:
-                results["postgresql"] = bench_flow("postgresql", url, env, src, 0)
-            finally:
-                drop_pg(admin, name)
-        plain_db = {"NEWSFLOW_DATABASE_URL": f"sqlite:///{tmp}/plain.db"}
-        plain = child("plain-steps", env | plain_db, src, 0)["records"][0]
-        flow_s = results["sqlite"][2]
-        print(
-            f"\nsame steps, no Prefect (sqlite): {plain['plain_steps']:.1f} s, {plain['new']} new"
-        )
-        print(f"  Prefect's share of the flow's wall time: {1 - plain['plain_steps'] / flow_s:.1%}")
-        print()
-        print("ratio: newsflow's pages/s (fetched, extracted, deduplicated, stored or linked)")
-        print("  over the baseline's pages/s (fetched and extracted), on the same pages:")
-        for label, (pages, articles, _) in results.items():
-            ratio = pages / base
-            verdict = "goal met" if ratio >= GOAL_RATIO else "goal missed"
-            print(f"  {label}: {ratio:.2f} ({verdict}, goal >= {GOAL_RATIO});", end=" ")
-            print(f"in stored articles/s over baseline pages/s: {articles / base:.2f}")
+        summary = [line for sc in scenarios for line in run_scenario(sc, env, tmp, args)]
     finally:
-        assert site.stdin is not None
-        site.stdin.close()
-        site.wait(timeout=30)
         api.stop()
+    print("\nsummary (newsflow's pages/s: fetched, extracted, deduplicated, stored or linked; the")
+    print("baseline's: fetched and extracted, same pages; CPU: ingest process + its workers)")
+    print("\n".join(summary))
 
 
 if __name__ == "__main__":

@@ -14,24 +14,25 @@ from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import progress, steps
-from flows.ingest import SourceReport, batches, result_or_none, submit_work, summarize
+from flows import progress, runtime, steps
+from flows.ingest import batches, result_or_none, submit_work, summarize
 from flows.settings import Settings
-from storage import repository
+from flows.summary import SourceReport
+from storage import articles, feeds
+from storage.engine import snapshot, transaction
 from storage.migrate import ensure_schema
-from tasks.discover import BACKFILL_DOCUMENTS
-from tasks.hosts import release_registry
-from tasks.records import RunCounts
+from tasks.discover.discover import BACKFILL_DOCUMENTS
+from tasks.discover.warc import WarcEntry, WarcScan, as_items, read_entries, scan_warc
+from tasks.records import FetchedPage, RunCounts
 from tasks.sources import SourceConfig, load_sources
-from tasks.warc import WarcEntry, WarcScan, as_items, read_entries, scan_warc
 
 
 def backfill_source(
-    name: str | None, sources_path: str | None, sitemap: str | None
+    settings: Settings, name: str | None, sources_path: str | None, sitemap: str | None
 ) -> SourceConfig:
     """The configured source ``name`` (its extraction options, language, headers, URL filter),
     else a bare one named ``name`` (default ``backfill``); ``sitemap`` becomes its document."""
-    path = Path(sources_path) if sources_path else Settings().sources
+    path = Path(sources_path) if sources_path else settings.sources
     configured = {s.name: s for s in load_sources(path)} if name and path.exists() else {}
     source = configured.get(name or "") or SourceConfig.model_construct(name=name or "backfill")
     if sitemap is not None:
@@ -40,7 +41,9 @@ def backfill_source(
 
 
 @task(name="scan-warcs", cache_policy=NO_CACHE)
-def scan_warcs(source: SourceConfig, run_id: int, paths: list[str]) -> steps.Discovery:
+def scan_warcs(
+    settings: Settings, source: SourceConfig, run_id: int, paths: list[str]
+) -> steps.Discovery:
     """List the archives' HTML responses (first copy of a URL wins), minus those stored."""
     entries: dict[str, WarcEntry] = {}
     scan = WarcScan()
@@ -49,8 +52,10 @@ def scan_warcs(source: SourceConfig, run_id: int, paths: list[str]) -> steps.Dis
     for entry in scan.entries:
         if source.wants(entry.url):
             entries.setdefault(entry.canonical_url, entry)
-    repository.record_fetches(Settings().database_url, run_id, scan.problems)
-    known = repository.known_urls(Settings().database_url, list(entries))
+    with transaction(settings.database_url) as session:
+        feeds.record_fetches(session, run_id, scan.problems)
+    with snapshot(settings.database_url) as session:
+        known = articles.known_urls(session, list(entries))
     todo = [e for url, e in entries.items() if url not in known]
     unreadable = {p.url for p in scan.problems if p.reason == "warc_error"}
     found = steps.Discovery(source.name, run_id, feeds_ok=len(set(paths) - unreadable))
@@ -62,19 +67,25 @@ def scan_warcs(source: SourceConfig, run_id: int, paths: list[str]) -> steps.Dis
 
 
 @task(name="warc-batch", cache_policy=NO_CACHE)
-def warc_batch(source: SourceConfig, run_id: int, entries: list[WarcEntry]) -> RunCounts:
+def warc_batch(
+    settings: Settings, source: SourceConfig, run_id: int, entries: list[WarcEntry]
+) -> RunCounts:
     """Read a batch of archived pages, extract, dedup and store them in one transaction."""
-    fetched = read_entries(entries, Settings().max_page_bytes)
-    counts = steps.store_fetched(source, run_id, as_items(entries), fetched)
+    outcomes = read_entries(entries, settings.max_page_bytes)
+    fetched = [FetchedPage(i, o) for i, o in zip(as_items(entries), outcomes, strict=True)]
+    extracted = steps.extract_inline(settings, source, fetched)
+    counts = steps.store_fetched(settings, source, run_id, extracted)
     progress.advanced(source.name, len(entries))
     return counts
 
 
 @task(name="discover-sitemap", cache_policy=NO_CACHE)
-def discover_sitemap(source: SourceConfig, run_id: int, run_key: str) -> steps.Discovery:
+def discover_sitemap(
+    settings: Settings, source: SourceConfig, run_id: int, run_key: str
+) -> steps.Discovery:
     """Walk the sitemap (index) unconditionally, then drop the URLs already stored."""
-    settings = Settings()
     read = steps.discover_items(
+        settings,
         source,
         run_id,
         run_key,
@@ -83,7 +94,8 @@ def discover_sitemap(source: SourceConfig, run_id: int, run_key: str) -> steps.D
         max_documents=BACKFILL_DOCUMENTS,
     )
     items = read.items
-    known = repository.known_urls(settings.database_url, [i.canonical_url for i in items])
+    with snapshot(settings.database_url) as session:
+        known = articles.known_urls(session, [i.canonical_url for i in items])
     found = steps.Discovery(source.name, run_id, feeds_ok=read.feeds_ok, feed_errors=read.errors)
     found.items = [i for i in items if i.canonical_url not in known]
     found.counts.feed_items, found.counts.already_stored = len(items), len(items) - len(found.items)
@@ -92,13 +104,13 @@ def discover_sitemap(source: SourceConfig, run_id: int, run_key: str) -> steps.D
 
 
 def _warc_chain(
-    source: SourceConfig, run_id: int, found: steps.Discovery | None
+    settings: Settings, source: SourceConfig, run_id: int, found: steps.Discovery | None
 ) -> list[PrefectFuture[RunCounts]]:
     chain: list[PrefectFuture[RunCounts]] = []
     step: Any = warc_batch  # submit's overloads do not type wait_for without return_state
-    for batch in batches(found.warc if found else [], Settings().batch_size):
+    for batch in batches(found.warc if found else [], settings.batch_size):
         after: list[Any] = [allow_failure(chain[-1])] if chain else []
-        chain.append(step.submit(source, run_id, batch, wait_for=after))
+        chain.append(step.submit(settings, source, run_id, batch, wait_for=after))
     return chain
 
 
@@ -106,6 +118,9 @@ def _warc_chain(
     name="backfill-news",
     task_runner=ThreadPoolTaskRunner(max_workers=2),  # type: ignore[arg-type]
     log_prints=False,
+    on_failure=[runtime.release_run_hook],
+    on_crashed=[runtime.release_run_hook],
+    on_cancellation=[runtime.release_run_hook],
 )
 def backfill_news(
     warcs: list[str] | None = None,
@@ -116,19 +131,21 @@ def backfill_news(
     """Backfill one source from WARC files or from a sitemap; batches run one after another."""
     if bool(warcs) == (sitemap is not None):
         raise ValueError("give WARC files or a sitemap URL, not both or neither")
-    ensure_schema(Settings().database_url)
-    source = backfill_source(source_name, sources_path, sitemap)
-    run_id = steps.start_run(source.name, flow_run.get_id())
+    settings = Settings()
+    ensure_schema(settings.database_url)
+    source = backfill_source(settings, source_name, sources_path, sitemap)
+    run_id = steps.start_run(settings, source.name, flow_run.get_id())
     run_key = flow_run.get_id() or uuid.uuid4().hex
-    found: steps.Discovery | None
-    if warcs:
-        found = result_or_none(scan_warcs.submit(source, run_id, list(warcs)))
-        chain = _warc_chain(source, run_id, found)
-    else:
-        found = result_or_none(discover_sitemap.submit(source, run_id, run_key))
-        chain = submit_work(source, run_id, run_key, found)
-    report = SourceReport(source.name)
-    summarize(report, found, chain)
-    steps.finish_run(run_id, report.counts, report.status, "; ".join(report.errors) or None)
-    release_registry(run_key)
+    with runtime.run_hosts(run_key):  # released however the run ends
+        found: steps.Discovery | None
+        if warcs:
+            found = result_or_none(scan_warcs.submit(settings, source, run_id, list(warcs)))
+            chain = _warc_chain(settings, source, run_id, found)
+        else:
+            found = result_or_none(discover_sitemap.submit(settings, source, run_id, run_key))
+            chain = submit_work(settings, source, run_id, run_key, found)
+        report = SourceReport(source.name)
+        summarize(report, found, chain)
+        error = "; ".join(report.errors) or None
+        steps.finish_run(settings, run_id, report.counts, report.status, error)
     return report

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -17,28 +16,22 @@ from prefect.runtime import flow_run
 from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import steps
-from flows.report import markdown_summary
+from flows import runtime, steps
 from flows.settings import Settings
-from storage import repository
+from flows.summary import SourceReport, markdown_summary
+from storage import runs
+from storage.engine import snapshot, transaction
 from storage.migrate import ensure_schema
-from tasks.hosts import release_registry
 from tasks.records import RunCounts
 from tasks.sources import SourceConfig, load_sources, select_sources
 
 T = TypeVar("T")
 
 
-@dataclass(slots=True)
-class SourceReport:
-    source: str
-    status: str = "completed"  # completed | failed
-    counts: RunCounts = field(default_factory=RunCounts)
-    errors: list[str] = field(default_factory=list)
-
-
-def resolve_sources(names: list[str] | None, sources_path: str | None) -> list[SourceConfig]:
-    path = Path(sources_path) if sources_path else Settings().sources
+def resolve_sources(
+    settings: Settings, names: list[str] | None, sources_path: str | None
+) -> list[SourceConfig]:
+    path = Path(sources_path) if sources_path else settings.sources
     return select_sources(load_sources(path), names)
 
 
@@ -71,13 +64,15 @@ def summarize(report: SourceReport, found: steps.Discovery | None, chain: list[A
 
 
 def _closer(status: str) -> Any:
-    """A flow-state hook that closes this flow run's ``running`` rows with ``status``."""
+    """A flow-state hook that closes this flow run's ``running`` rows with ``status``. Prefect
+    calls it outside the flow's body, so it is an entry point: it builds its own ``Settings()``
+    (an allowed place, see tests/test_layout.py)."""
 
     def close(_flow: Any, run: FlowRun, state: State[Any]) -> None:
+        error = f"flow run {status}: {state.message}"
         try:
-            closed = repository.abandon_runs(
-                Settings().database_url, str(run.id), status, f"flow run {status}: {state.message}"
-            )
+            with transaction(Settings().database_url) as session:
+                closed = runs.abandon_runs(session, str(run.id), status, error)
         except Exception:  # the database may be why the run ended: log, never mask the state
             logging.getLogger("newsflow").exception("could not close the runs of %s", run.id)
             return
@@ -89,10 +84,14 @@ def _closer(status: str) -> Any:
 
 
 def submit_work(
-    source: SourceConfig, run_id: int, run_key: str, discovery: steps.Discovery | None
+    settings: Settings,
+    source: SourceConfig,
+    run_id: int,
+    run_key: str,
+    discovery: steps.Discovery | None,
 ) -> list[PrefectFuture[RunCounts]]:
     """Submit the source's page batches, then its re-check batches, each after the previous."""
-    size = Settings().batch_size
+    size = settings.batch_size
     work: list[tuple[Any, list[Any]]] = []
     if discovery is not None:
         work += [(steps.process_batch, b) for b in batches(discovery.items, size)]
@@ -100,7 +99,7 @@ def submit_work(
     chain: list[PrefectFuture[RunCounts]] = []
     for step, batch in work:
         after = [allow_failure(chain[-1])] if chain else []
-        chain.append(step.submit(source, run_id, run_key, batch, wait_for=after))
+        chain.append(step.submit(settings, source, run_id, run_key, batch, wait_for=after))
     return chain
 
 
@@ -108,9 +107,9 @@ def submit_work(
     name="ingest-news",
     task_runner=ThreadPoolTaskRunner(max_workers=8),  # type: ignore[arg-type]
     log_prints=False,
-    on_failure=[_closer("failed")],
-    on_crashed=[_closer("crashed")],
-    on_cancellation=[_closer("cancelled")],
+    on_failure=[_closer("failed"), runtime.release_run_hook],
+    on_crashed=[_closer("crashed"), runtime.release_run_hook],
+    on_cancellation=[_closer("cancelled"), runtime.release_run_hook],
 )
 def ingest_news(
     source_names: list[str] | None = None, sources_path: str | None = None
@@ -121,44 +120,51 @@ def ingest_news(
     """
     started = time.monotonic()
     settings = Settings()
-    sources = resolve_sources(source_names, sources_path)
+    sources = resolve_sources(settings, source_names, sources_path)
     if sources:
-        steps.start_extraction_workers()
+        steps.start_extraction_workers(settings)
     ensure_schema(settings.database_url)
     run_key = flow_run.get_id() or uuid.uuid4().hex  # the hosts' state is shared by the whole run
-    runs = {s.name: steps.start_run(s.name, flow_run.get_id()) for s in sources}
-    discoveries = {s.name: steps.discover_source.submit(s, runs[s.name], run_key) for s in sources}
-    found: dict[str, steps.Discovery | None] = {}
-    chains: dict[str, list[PrefectFuture[RunCounts]]] = {}
-    for source in sources:
-        found[source.name] = result_or_none(discoveries[source.name])
-        chains[source.name] = submit_work(source, runs[source.name], run_key, found[source.name])
-    reports = []
-    for source in sources:
-        report = SourceReport(source.name)
-        summarize(report, found[source.name], chains[source.name])
-        discovery = found[source.name]
-        read = discovery.feed_states if discovery and report.status == "completed" else []
-        steps.finish_run(
-            runs[source.name],
-            report.counts,
-            report.status,
-            "; ".join(report.errors) or None,
-            read,
-        )
-        reports.append(report)
-    release_registry(run_key)
-    steps.prune_raw_html()
-    return _conclude(reports, runs, time.monotonic() - started, settings.fail_share)
+    with runtime.run_hosts(run_key):  # released however the run ends
+        run_ids = {s.name: steps.start_run(settings, s.name, flow_run.get_id()) for s in sources}
+        discoveries = {
+            s.name: steps.discover_source.submit(settings, s, run_ids[s.name], run_key)
+            for s in sources
+        }
+        found: dict[str, steps.Discovery | None] = {}
+        chains: dict[str, list[PrefectFuture[RunCounts]]] = {}
+        for source in sources:
+            found[source.name] = result_or_none(discoveries[source.name])
+            chains[source.name] = submit_work(
+                settings, source, run_ids[source.name], run_key, found[source.name]
+            )
+        reports = []
+        for source in sources:
+            report = SourceReport(source.name)
+            summarize(report, found[source.name], chains[source.name])
+            discovery = found[source.name]
+            read = discovery.feed_states if discovery and report.status == "completed" else []
+            steps.finish_run(
+                settings,
+                run_ids[source.name],
+                report.counts,
+                report.status,
+                "; ".join(report.errors) or None,
+                read,
+            )
+            reports.append(report)
+    steps.prune_raw_html(settings)
+    return _conclude(settings, reports, run_ids, time.monotonic() - started)
 
 
 def _conclude(
-    reports: list[SourceReport], runs: dict[str, int], seconds: float, fail_share: float
+    settings: Settings, reports: list[SourceReport], run_ids: dict[str, int], seconds: float
 ) -> list[SourceReport]:
     """Publish the run's summary artifact; the run fails when at least ``fail_share`` of its
     sources failed (its reports are still the state's data)."""
-    failures = repository.failures_by_reason(Settings().database_url, list(runs.values()))
-    by_source = {name: failures.get(run_id, {}) for name, run_id in runs.items()}
+    with snapshot(settings.database_url) as session:
+        failures = runs.failures_by_reason(session, list(run_ids.values()))
+    by_source = {name: failures.get(run_id, {}) for name, run_id in run_ids.items()}
     create_markdown_artifact(
         markdown_summary(reports, by_source, seconds),
         key="ingest-summary",
@@ -166,7 +172,7 @@ def _conclude(
     )
     failed = sum(r.status == "failed" for r in reports)
     get_run_logger().info("ingest finished: %d of %d source(s) failed", failed, len(reports))
-    if reports and failed / len(reports) >= fail_share:
+    if reports and failed / len(reports) >= settings.fail_share:
         # A flow that returns a State ends in it: Failed, with the reports as its data.
         state: State[Any] = Failed(
             message=f"{failed} of {len(reports)} source(s) failed", data=reports

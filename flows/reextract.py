@@ -1,8 +1,8 @@
 """Re-extraction from kept raw HTML (``newsflow reextract``) and its retention.
 
 Composes plain steps without Prefect: pick the latest kept page of each article
-(``storage/rawpages.py``), decompress it (``tasks/rawhtml.py``), extract it in the killable pool
-(``tasks/workers.py``), store what changed in one transaction per batch.
+(``storage/rawpages.py``), decompress it (``tasks/extract/rawhtml.py``), extract it in the
+killable pool (``tasks/extract/workers.py``), store what changed in one transaction per batch.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from datetime import UTC, datetime, timedelta
 
 from flows.settings import Settings
 from storage import boilerplate, rawpages
+from storage.engine import snapshot, transaction
 from storage.rawpages import ReextractCounts, StoredPage
-from tasks.extract import PageInput
-from tasks.rawhtml import decompress_body
+from tasks.extract.extract import PageInput
+from tasks.extract.rawhtml import decompress_body
+from tasks.extract.workers import ExtractionPool, extract_many
 from tasks.records import ExtractedArticle
-from tasks.workers import ExtractionPool, extract_many
 
 # Told (done, total) after each batch.
 Progress = Callable[[int, int], None]
@@ -31,12 +32,11 @@ def reextract_batch(
     settings: Settings, pages: list[StoredPage], pool: ExtractionPool | None
 ) -> ReextractCounts:
     """Extract one batch of kept pages and store the articles that changed."""
-    learned = {
-        name: boilerplate.learned_keys(settings.database_url, name)
-        if settings.boilerplate
-        else frozenset()
-        for name in {p.source for p in pages}
-    }
+    with snapshot(settings.database_url) as session:
+        learned = {
+            name: boilerplate.learned_keys(session, name) if settings.boilerplate else frozenset()
+            for name in {p.source for p in pages}
+        }
     inputs = [_input(p, learned[p.source]) for p in pages]  # the source's boilerplate stripped
     results = extract_many(inputs, pool, settings.pool_limits)
     counts = ReextractCounts()
@@ -47,7 +47,8 @@ def reextract_batch(
             counts.fail(result.reason)
         else:
             done.append((page, result.article))
-    counts.add(rawpages.apply_reextractions(settings.database_url, done))
+    with transaction(settings.database_url) as session:
+        counts.add(rawpages.apply_reextractions(session, done))
     return counts
 
 
@@ -59,7 +60,8 @@ def reextract(
 ) -> ReextractCounts:
     """Re-extract every article (of ``source``, whose kept page was fetched since ``since``) from
     its latest kept page."""
-    ids = rawpages.pages_to_reextract(settings.database_url, source, since)
+    with snapshot(settings.database_url) as session:
+        ids = rawpages.pages_to_reextract(session, source, since)
     counts = ReextractCounts()
     pool = (
         ExtractionPool(settings.extract_workers, settings.pool_limits)
@@ -68,9 +70,8 @@ def reextract(
     )
     try:
         for start in range(0, len(ids), settings.batch_size):
-            batch = rawpages.load_pages(
-                settings.database_url, ids[start : start + settings.batch_size]
-            )
+            with snapshot(settings.database_url) as session:
+                batch = rawpages.load_pages(session, ids[start : start + settings.batch_size])
             counts.add(reextract_batch(settings, batch, pool))
             if progress is not None:
                 progress(min(start + settings.batch_size, len(ids)), len(ids))

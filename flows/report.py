@@ -1,11 +1,11 @@
-"""What the CLI shows: a progress bar per source while ingesting, a summary table at the end."""
+"""What the CLI shows: a progress bar per source while ingesting, a summary table at the end
+(the flow's own summary artifact is :mod:`flows.summary`)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -19,10 +19,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-if TYPE_CHECKING:
-    from flows.ingest import SourceReport
-
-COLUMNS = ("feed_items", "fetched", "new", "already_stored", "duplicates", "failed", "revised")
+from flows.summary import COLUMNS, SourceReport
 
 
 class ProgressBars:
@@ -74,26 +71,6 @@ def summary_table(reports: Sequence[SourceReport]) -> Table:
         values = [str(getattr(report.counts, column)) for column in COLUMNS]
         table.add_row(escape(report.source), f"[{style}]{report.status}[/]", *values)
     return table
-
-
-def markdown_summary(
-    reports: Sequence[SourceReport], failures: dict[str, dict[str, int]], seconds: float
-) -> str:
-    """The run's summary as a Markdown table (published as a Prefect artifact)."""
-    head = ["source", "status", *(c.replace("_", " ") for c in COLUMNS), "failures by reason"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for report in reports:
-        reasons = ", ".join(
-            f"{reason} {count}"
-            for reason, count in sorted(
-                failures.get(report.source, {}).items(), key=lambda x: -x[1]
-            )
-        )
-        values = [str(getattr(report.counts, column)) for column in COLUMNS]
-        lines.append(
-            "| " + " | ".join([report.source, report.status, *values, reasons or "-"]) + " |"
-        )
-    return "\n".join([f"**ingest-news**: {len(reports)} source(s) in {seconds:.1f} s", "", *lines])
 
 
 def error_lines(reports: Sequence[SourceReport], limit: int = 5) -> list[str]:

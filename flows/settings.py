@@ -9,10 +9,10 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from tasks.boilerplate import Rule
-from tasks.fetch import FetchConfig
-from tasks.netguard import NetworkPolicy
-from tasks.workers import PoolLimits
+from tasks.dedup.boilerplate import Rule
+from tasks.extract.workers import PoolLimits
+from tasks.fetch.fetch import FetchConfig
+from tasks.fetch.netguard import NetworkPolicy
 
 DEFAULT_CONTACT_URL = "https://github.com/newsflow-project/newsflow"
 
@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     max_html_bytes: int = Field(5_000_000, gt=0)
     extract_recycle_after: int = Field(1000, ge=1)  # pages a worker extracts before it is replaced
     extract_recycle_rss_mb: int = Field(300, ge=0)  # ... or once its RSS passes this (0: off)
+    extract_max_rss_mb: int = Field(512, ge=0)  # killed mid-page past this (0: off)
     # `deployments apply`: a flow run without a heartbeat for this long is marked Crashed by a
     # Prefect automation (0: no automation). Above PREFECT_FLOWS_HEARTBEAT_FREQUENCY, with margin.
     zombie_after_seconds: int = Field(600, ge=0)
@@ -105,6 +106,7 @@ class Settings(BaseSettings):
             max_html_bytes=self.max_html_bytes,
             recycle_after=self.extract_recycle_after,
             recycle_rss_mb=self.extract_recycle_rss_mb,
+            max_rss_mb=self.extract_max_rss_mb,
         )
 
     def fetch_config(self, delay: float | None = None) -> FetchConfig:

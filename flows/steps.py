@@ -3,44 +3,51 @@
 
 from __future__ import annotations
 
-import atexit
 import functools
 import logging
 import os
 import socket
-import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from sqlalchemy.orm import Session
 
-from flows import progress
+from flows import progress, robotscache
+from flows.runtime import document_parser, extraction_pool, process_is_dead, registry_for
 from flows.settings import Settings
+from storage import articles, feeds, rawpages, revisions, runs
 from storage import boilerplate as boilerplate_store
-from storage import rawpages, repository
-from tasks import boilerplate
-from tasks.dedup import best_match
-from tasks.discover import (
+from storage.engine import snapshot, transaction
+from tasks.dedup import boilerplate
+from tasks.dedup.dedup import best_match
+from tasks.discover.discover import (
     MAX_DOCUMENTS,
     FeedsRead,
     conditional_headers,
     conditional_headers_for,
-    fetch_documents,
-    read_feeds,
 )
-from tasks.extract import ExtractionResult, PageInput, page_results, pages_to_extract
-from tasks.fallbacks import complete_pages
-from tasks.fetch import fetch_pages
-from tasks.hosts import registry_for
-from tasks.isolate import IsolatedParser
-from tasks.records import FeedItem, FeedState, FetchOutcome, PageResult, Recheck, RunCounts
+from tasks.discover.fallbacks import complete_pages
+from tasks.discover.source import fetch_source_documents, read_source
+from tasks.discover.warc import WarcEntry
+from tasks.extract.extract import PageInput, extract_fetched, page_input, page_result, page_results
+from tasks.extract.workers import extract_many
+from tasks.fetch.polite import fetch_pages
+from tasks.records import (
+    ExtractedPage,
+    ExtractionResult,
+    FeedItem,
+    FeedState,
+    FetchedPage,
+    FetchOutcome,
+    PageResult,
+    Recheck,
+    RunCounts,
+)
 from tasks.sources import SourceConfig
-from tasks.warc import WarcEntry
-from tasks.workers import ExtractionPool, extract_many
 
 log = logging.getLogger("newsflow")
 
@@ -60,54 +67,6 @@ class Discovery:
     feed_states: list[FeedState] = field(default_factory=list)  # saved when the run completes
 
 
-_pool: ExtractionPool | None = None
-_pool_lock = threading.Lock()
-
-
-def extraction_pool(settings: Settings) -> ExtractionPool | None:
-    """This process's killable extraction pool, created on first use (``extract_workers=0``:
-    extract inline, without a deadline). A change of the workers or limits replaces it."""
-    global _pool
-    workers, limits = settings.extract_workers, settings.pool_limits
-    if workers <= 0:
-        return None
-    with _pool_lock:
-        if _pool is not None and (_pool.size, _pool.limits) != (workers, limits):
-            _pool.shutdown()
-            _pool = None
-        if _pool is None:
-            _pool = ExtractionPool(workers, limits)
-            atexit.register(shutdown_pool)
-        return _pool
-
-
-_parser: IsolatedParser | None = None
-
-
-def document_parser(settings: Settings) -> IsolatedParser | None:
-    """This process's killable document parser, created on first use; none when extraction runs
-    inline (``extract_workers=0``, for debugging), so documents are parsed inline too."""
-    global _parser
-    if settings.extract_workers <= 0:
-        return None
-    with _pool_lock:
-        if _parser is None:
-            _parser = IsolatedParser()
-            atexit.register(_parser.close)
-        return _parser
-
-
-def shutdown_pool() -> None:
-    global _pool, _parser
-    with _pool_lock:
-        if _pool is not None:
-            _pool.shutdown()
-            _pool = None
-        if _parser is not None:  # the document parser's helper process goes with the pool
-            _parser.close()
-            _parser = None
-
-
 def extract_pages(pages: list[PageInput], settings: Settings) -> list[ExtractionResult]:
     """Extract in the killable pool: a slow, oversized or crashing page is a result with a reason
     (``extract_timeout``, ``html_too_large``, ``extract_crashed``), never a failed batch."""
@@ -115,74 +74,28 @@ def extract_pages(pages: list[PageInput], settings: Settings) -> list[Extraction
     return extract_many(pages, extraction_pool(settings), limits)
 
 
-def process_is_dead(
-    host: str | None,
-    pid: int | None,
-    heartbeat: datetime | None,
-    started: datetime | None = None,
-    *,
-    stale_after: timedelta,
-) -> bool:
-    """A run's process is gone when it ran on this machine and its pid no longer exists, or now
-    belongs to a process that started after the run did (the pid was reused, e.g. by this very
-    process in a restarted container), or when the run has not shown life (a stored batch) for
-    ``stale_after``. The start times compare wall clocks: a forward clock step of more than
-    PID_CLOCK_SLACK during a run can make a live run look reused (it then finishes normally)."""
-    if host == socket.gethostname() and pid is not None:
-        ours = pid == os.getpid()
-        if not ours:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return True
-            except PermissionError:
-                pass  # alive, someone else's: its start time still tells
-        born = process_started_at(pid)
-        if born is not None and started is not None and born > started + PID_CLOCK_SLACK:
-            return True
-        if not ours:
-            return False  # alive, and nothing says it is another process
-    return heartbeat is None or datetime.now(UTC) - heartbeat > stale_after
-
-
-PID_CLOCK_SLACK = timedelta(seconds=5)  # the boot time is whole seconds; clocks get adjusted
-
-
-def process_started_at(pid: int) -> datetime | None:
-    """When process ``pid`` started (Linux ``/proc``: its start in clock ticks after boot), or
-    None where that cannot be read."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        boot = next(
-            int(line.split()[1])
-            for line in Path("/proc/stat").read_text().splitlines()
-            if line.startswith("btime ")
-        )
-        ticks = int(fields[19])  # field 22, starttime (fields[0] is field 3, the state)
-    except (OSError, ValueError, IndexError, StopIteration):
-        return None
-    return datetime.fromtimestamp(boot + ticks / os.sysconf("SC_CLK_TCK"), UTC)
-
-
 def _learned(settings: Settings, source: str) -> frozenset[str]:
     """The source's learned boilerplate line keys (none when learning is off)."""
     if not settings.boilerplate:
         return frozenset()
-    return boilerplate_store.learned_keys(settings.database_url, source)
+    with snapshot(settings.database_url) as session:
+        return boilerplate_store.learned_keys(session, source)
 
 
-def _learn(settings: Settings, source: str, pages: list[PageResult]) -> None:
-    """After a batch is stored: count its pages' lines and learn the source's new boilerplate.
-    The batch is stored already, so a failure here is logged, never the batch's failure (this
-    batch's lines then go uncounted; later batches are counted as usual)."""
+def _learn(settings: Settings, session: Session, source: str, pages: list[PageResult]) -> None:
+    """In the batch's transaction, after its pages are stored: count their lines and learn the
+    source's new boilerplate, in a SAVEPOINT. A failure here rolls back only the learning and is
+    logged, never the batch's failure (this batch's lines then go uncounted; later batches are
+    counted as usual)."""
     if not settings.boilerplate:
         return
     rule = settings.boilerplate_rule()
     decide = functools.partial(boilerplate.recurring, rule=rule)
     try:
-        new = boilerplate_store.learn(
-            settings.database_url, source, boilerplate.observe(pages), decide, rule.window
-        )
+        with session.begin_nested():
+            new = boilerplate_store.learn(
+                session, source, boilerplate.observe(pages), decide, rule.window
+            )
     except Exception:
         log.exception("%s: could not learn boilerplate from a stored batch", source)
         return
@@ -191,10 +104,10 @@ def _learn(settings: Settings, source: str, pages: list[PageResult]) -> None:
 
 
 @task(name="start-extraction-workers", cache_policy=NO_CACHE)
-def start_extraction_workers() -> int:
+def start_extraction_workers(settings: Settings) -> int:
     """Start the extraction workers in the background (they import and warm up while the runs
     open and the feeds are read), so the first fetched pages do not wait for them; how many."""
-    pool = extraction_pool(Settings())
+    pool = extraction_pool(settings)
     if pool is None:
         return 0
     pool.prewarm()
@@ -202,18 +115,17 @@ def start_extraction_workers() -> int:
 
 
 @task(name="start-run", cache_policy=NO_CACHE)
-def start_run(source: str, flow_run_id: str | None) -> int:
+def start_run(settings: Settings, source: str, flow_run_id: str | None) -> int:
     """Close the source's runs whose process died, then open this run's row."""
-    settings = Settings()
     stale = timedelta(minutes=settings.stale_run_minutes)
-    closed = repository.close_dead_runs(
-        settings.database_url, source, functools.partial(process_is_dead, stale_after=stale)
-    )
+    with transaction(settings.database_url) as session:
+        closed = runs.close_dead_runs(
+            session, source, functools.partial(process_is_dead, stale_after=stale)
+        )
     if closed:
         log.warning("%s: marked %d run(s) whose process was gone as crashed", source, closed)
-    return repository.start_run(
-        settings.database_url, source, flow_run_id, socket.gethostname(), os.getpid()
-    )
+    with transaction(settings.database_url) as session:
+        return runs.start_run(session, source, flow_run_id, socket.gethostname(), os.getpid())
 
 
 def _with(extra: dict[str, str], headers: dict[str, str]) -> dict[str, str]:
@@ -221,6 +133,7 @@ def _with(extra: dict[str, str], headers: dict[str, str]) -> dict[str, str]:
 
 
 def discover_items(
+    settings: Settings,
     source: SourceConfig,
     run_id: int,
     run_key: str,
@@ -229,161 +142,196 @@ def discover_items(
     max_documents: int = MAX_DOCUMENTS,
 ) -> FeedsRead:
     """Fetch and read the source's documents (child sitemaps fetched through the same polite
-    layer), record the fetches and the items; what was read (its ``states`` are not saved
-    here: ``finish_run`` saves them when the run completes)."""
-    settings = Settings()
+    layer), record the fetches and the items in one transaction; what was read (its ``states``
+    are not saved here: ``finish_run`` saves them when the run completes)."""
     config = settings.fetch_config(source.delay)
     urls = list(source.documents)
-    states = repository.feed_states(settings.database_url, urls) if conditional else {}
+    states: dict[str, FeedState] = {}
+    if conditional:
+        with snapshot(settings.database_url) as session:
+            states = feeds.feed_states(session, urls)
     now = datetime.now(UTC)
     revalidate = timedelta(hours=settings.feed_revalidate_hours)
     sent = {url: conditional_headers(states.get(url), now, revalidate) for url in urls}
     hosts = registry_for(run_key, config.host_max_failures)
-    fetched = fetch_documents(
-        urls, config, hosts, {u: _with(source.headers, h) for u, h in sent.items()}
-    )
-    feeds = read_feeds(
+    fetched = fetch_source_documents(source, config, hosts, sent)
+    read = read_source(
+        source,
         fetched,
         limit,
+        config,
+        hosts,
         states,
         sent,
-        kinds=source.documents,
-        fetch=lambda children: fetch_documents(
-            children, config, hosts, {u: dict(source.headers) for u in children}
-        ),
-        accept=source.wants,
         max_documents=max_documents,
-        max_bytes=config.max_feed_bytes,
         parser=document_parser(settings),
     )
     # The documents' new state is saved only when the run completes (finish_run): a run killed
     # or failed before its pages are stored must not make the next run skip them as unchanged.
-    repository.record_fetches(settings.database_url, run_id, feeds.outcomes)
-    repository.record_feed_items(settings.database_url, run_id, feeds.items)
-    return feeds
+    with transaction(settings.database_url) as session:
+        feeds.record_fetches(session, run_id, read.outcomes)
+        feeds.record_feed_items(session, run_id, read.items)
+    return read
 
 
 @task(name="discover-source", cache_policy=NO_CACHE)
-def discover_source(source: SourceConfig, run_id: int, run_key: str) -> Discovery:
+def discover_source(
+    settings: Settings, source: SourceConfig, run_id: int, run_key: str
+) -> Discovery:
     """Fetch the source's feeds, sitemaps and URL lists (conditional GET), read what changed,
     then drop URLs already stored (before any page fetch)."""
-    settings = Settings()
     now = datetime.now(UTC)
     limit = source.max_items or settings.max_items_per_source
-    feeds = discover_items(source, run_id, run_key, limit)
-    items = feeds.items
-    known = repository.known_urls(settings.database_url, [i.canonical_url for i in items])
-    result = Discovery(source.name, run_id, feeds_ok=feeds.feeds_ok, feed_errors=feeds.errors)
-    result.feed_states = list(feeds.states)
+    read = discover_items(settings, source, run_id, run_key, limit)
+    items = read.items
+    result = Discovery(source.name, run_id, feeds_ok=read.feeds_ok, feed_errors=read.errors)
+    result.feed_states = list(read.states)
+    with snapshot(settings.database_url) as session:
+        known = articles.known_urls(session, [i.canonical_url for i in items])
+        result.rechecks = revisions.articles_to_recheck(
+            session,
+            source.name,
+            now - timedelta(hours=settings.revision_window_hours),
+            now - timedelta(hours=settings.revision_interval_hours),
+            settings.max_rechecks_per_source,
+        )
     result.items = [item for item in items if item.canonical_url not in known]
     result.counts.feed_items = len(items)
     result.counts.already_stored = len(items) - len(result.items)
-    result.rechecks = repository.articles_to_recheck(
-        settings.database_url,
-        source.name,
-        now - timedelta(hours=settings.revision_window_hours),
-        now - timedelta(hours=settings.revision_interval_hours),
-        settings.max_rechecks_per_source,
-    )
     progress.discovered(source.name, len(result.items) + len(result.rechecks))
     return result
 
 
-def store_fetched(
-    source: SourceConfig,
-    run_id: int,
-    items: Sequence[FeedItem],
-    fetched: list[FetchOutcome],
-    extra: Sequence[FetchOutcome] = (),
-    extracted: list[ExtractionResult] | None = None,
-) -> RunCounts:
-    """Extract fetched pages in the process pool (with the source's options) unless ``extracted``
-    already holds their results (in order), fill title, date and authors from the feed where the
-    page has none, dedup and store in one transaction."""
-    settings = Settings()
-    if extracted is None:
-        options = source.extract.options()
-        learned = _learned(settings, source.name)
-        inputs = [replace(p, options=options) for p in pages_to_extract(fetched, learned)]
-        extracted = extract_pages(inputs, settings)
-    pages = page_results(items, fetched, extracted, keep_raw=settings.keep_raw_html)
-    pages = complete_pages(pages, source.language)
-    near = repository.NearDup(
+def extract_inline(
+    settings: Settings, source: SourceConfig, fetched: Sequence[FetchedPage]
+) -> list[ExtractedPage]:
+    """Extract fetched pages in the pool (inline without one; one list, after the fetches), with
+    the source's options and learned boilerplate."""
+    learned, options = _learned(settings, source.name), source.extract.options()
+    extract = functools.partial(extract_pages, settings=settings)
+    return extract_fetched(fetched, extract, learned, options)
+
+
+def near_dup(settings: Settings) -> articles.NearDup:
+    return articles.NearDup(
         matcher=functools.partial(best_match, threshold=settings.near_dup_threshold),
         window=timedelta(days=settings.near_dup_window_days),
     )
-    counts = repository.store_pages(settings.database_url, run_id, pages, extra=extra, near=near)
-    _learn(settings, source.name, pages)
-    counts.fetched = len(extracted)
+
+
+def store_batch(
+    settings: Settings,
+    source: SourceConfig,
+    run_id: int,
+    pages: list[PageResult],
+    extra: Sequence[FetchOutcome] = (),
+) -> RunCounts:
+    """Store one batch in ONE transaction: its articles, URLs, authors, tags, fetch rows (``extra``:
+    robots.txt fetches), raw pages, feed-item links, near-duplicate links and the boilerplate
+    window (in a SAVEPOINT: a learning failure is logged and rolls back only the learning)."""
+    with transaction(settings.database_url) as session:
+        counts = articles.store_pages(session, run_id, pages, extra=extra, near=near_dup(settings))
+        _learn(settings, session, source.name, pages)
+    return counts
+
+
+def store_fetched(
+    settings: Settings,
+    source: SourceConfig,
+    run_id: int,
+    extracted: Sequence[ExtractedPage],
+    extra: Sequence[FetchOutcome] = (),
+) -> RunCounts:
+    """Fill title, date and authors of extracted pages from the feed where the page has none,
+    dedup and store them in one transaction."""
+    stored = page_results(extracted, keep_raw=settings.keep_raw_html)
+    counts = store_batch(settings, source, run_id, complete_pages(stored, source.language), extra)
+    counts.fetched = sum(p.page.extractable for p in extracted)
     return counts
 
 
 def fetch_and_extract(
+    settings: Settings,
     source: SourceConfig,
-    urls: list[str],
+    items: Sequence[FeedItem],
     run_key: str,
     side: list[FetchOutcome],
-) -> tuple[list[FetchOutcome], list[ExtractionResult] | None]:
-    """Fetch pages politely; with a pool, each fetched page goes to it at once (fetching overlaps
-    extraction, as pages of other sources do). The fetches, and the extractions of the fetched
-    pages in order (``None`` without a pool: ``store_fetched`` extracts inline)."""
-    settings = Settings()
+) -> list[ExtractedPage]:
+    """Fetch the items' pages politely; with a pool, each fetched page goes to it at once
+    (fetching overlaps extraction, as pages of other sources do); without one, the pages are
+    extracted inline once fetched. Each item with its fetch and extraction."""
     config = settings.fetch_config(source.delay)
     hosts = registry_for(run_key, config.host_max_failures)
+    urls = [i.url for i in items]
     headers = {url: dict(source.headers) for url in urls} if source.headers else None
+    if config.robots:
+        robotscache.prime_from_cache(settings.database_url, hosts, urls)
     pool = extraction_pool(settings)
     if pool is None:
-        return fetch_pages(urls, config, hosts=hosts, headers=headers, side=side), None
+        outcomes = fetch_pages(urls, config, hosts=hosts, headers=headers, side=side)
+        robotscache.save_to_cache(settings.database_url, hosts)
+        fetched = [FetchedPage(i, o) for i, o in zip(items, outcomes, strict=True)]
+        return extract_inline(settings, source, fetched)
     learned, options = _learned(settings, source.name), source.extract.options()
     pending: dict[int, Future[ExtractionResult]] = {}
     batch = pool.batch()  # its pages go before those of batches started later
 
     def submit(index: int, outcome: FetchOutcome) -> None:
-        for page in pages_to_extract([outcome], learned):
-            pending[index] = pool.submit(replace(page, options=options), batch)
+        if outcome.ok and outcome.body is not None:
+            pending[index] = pool.submit(page_input(outcome, learned, options), batch)
 
-    fetched = fetch_pages(urls, config, hosts=hosts, headers=headers, side=side, on_outcome=submit)
-    return fetched, [pending[index].result() for index in sorted(pending)]
+    outcomes = fetch_pages(urls, config, hosts=hosts, headers=headers, side=side, on_outcome=submit)
+    robotscache.save_to_cache(settings.database_url, hosts)
+    return [
+        ExtractedPage(FetchedPage(item, outcome), pending[n].result() if n in pending else None)
+        for n, (item, outcome) in enumerate(zip(items, outcomes, strict=True))
+    ]
 
 
 @task(name="process-batch", cache_policy=NO_CACHE)
 def process_batch(
-    source: SourceConfig, run_id: int, run_key: str, items: list[FeedItem]
+    settings: Settings, source: SourceConfig, run_id: int, run_key: str, items: list[FeedItem]
 ) -> RunCounts:
     """Fetch a batch of pages politely, extract them in a process pool as they arrive, store in
     one transaction."""
     robots: list[FetchOutcome] = []
-    fetched, extracted = fetch_and_extract(source, [i.url for i in items], run_key, robots)
-    counts = store_fetched(source, run_id, items, fetched, robots, extracted)
+    pages = fetch_and_extract(settings, source, items, run_key, robots)
+    counts = store_fetched(settings, source, run_id, pages, robots)
     progress.advanced(source.name, len(items))
     return counts
 
 
 @task(name="recheck-batch", cache_policy=NO_CACHE)
 def recheck_batch(
-    source: SourceConfig, run_id: int, run_key: str, rechecks: list[Recheck]
+    settings: Settings, source: SourceConfig, run_id: int, run_key: str, rechecks: list[Recheck]
 ) -> RunCounts:
     """Re-fetch recent articles conditionally; a changed text becomes a revision."""
-    settings = Settings()
     config = settings.fetch_config(source.delay)
     sent = {r.url: _with(source.headers, conditional_headers_for(r)) for r in rechecks}
     hosts = registry_for(run_key, config.host_max_failures)
-    fetched = fetch_pages([r.url for r in rechecks], config, hosts=hosts, headers=sent)
-    learned, options = _learned(settings, source.name), source.extract.options()
-    inputs = [replace(p, options=options) for p in pages_to_extract(fetched, learned)]
-    extracted = extract_pages(inputs, settings)  # as at first store: no false revision
-    items = [FeedItem(url=r.url, canonical_url=r.url) for r in rechecks]
-    pages = page_results(items, fetched, extracted, keep_raw=settings.keep_raw_html)
-    counts = repository.apply_rechecks(settings.database_url, run_id, rechecks, pages)
+    if config.robots:
+        robotscache.prime_from_cache(settings.database_url, hosts, sent)
+    outcomes = fetch_pages([r.url for r in rechecks], config, hosts=hosts, headers=sent)
+    robotscache.save_to_cache(settings.database_url, hosts)
+    fetched = [
+        FetchedPage(FeedItem(url=r.url, canonical_url=r.url), o)
+        for r, o in zip(rechecks, outcomes, strict=True)
+    ]
+    extracted = extract_inline(settings, source, fetched)  # as at first store: no false revision
+    rechecked = [
+        (r, page_result(page, keep_raw=settings.keep_raw_html))
+        for r, page in zip(rechecks, extracted, strict=True)
+    ]
+    with transaction(settings.database_url) as session:
+        counts = revisions.apply_rechecks(session, run_id, rechecked)
     progress.advanced(source.name, len(rechecks))
     return counts
 
 
 @task(name="prune-raw-html", cache_policy=NO_CACHE)
-def prune_raw_html() -> int:
+def prune_raw_html(settings: Settings) -> int:
     """Delete kept raw HTML older than ``raw_html_retention_days`` (0: keep it forever). A
     failure is logged, never the run's failure."""
-    settings = Settings()
     if settings.raw_html_retention_days <= 0:
         return 0
     before = datetime.now(UTC) - timedelta(days=settings.raw_html_retention_days)
@@ -396,10 +344,12 @@ def prune_raw_html() -> int:
 
 @task(name="finish-run", cache_policy=NO_CACHE)
 def finish_run(
+    settings: Settings,
     run_id: int,
     counts: RunCounts,
     status: str,
     error: str | None,
     feed_states: list[FeedState] | None = None,
 ) -> None:
-    repository.finish_run(Settings().database_url, run_id, counts, status, error, feed_states or [])
+    with transaction(settings.database_url) as session:
+        runs.finish_run(session, run_id, counts, status, error, feed_states or [])

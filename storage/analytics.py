@@ -24,6 +24,7 @@ from sqlalchemy import (
     func,
     select,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
 
 from storage.engine import reading, transaction
@@ -101,7 +102,7 @@ def _count(*where: ColumnElement[bool]) -> Select[int]:
     return select(func.count()).where(*where)
 
 
-def source_stats(db_url: str, now: datetime | None = None) -> list[SourceStats]:
+def source_stats(session: Session, now: datetime | None = None) -> list[SourceStats]:
     """Per source, by name: articles, near-duplicates, failed fetches of the last 7 days
     (robots.txt excluded), runs, and the latest run's start and status."""
     since = (now or utcnow()) - FAILURE_WINDOW
@@ -124,8 +125,7 @@ def source_stats(db_url: str, now: datetime | None = None) -> list[SourceStats]:
         .limit(1)
         .scalar_subquery(),
     ).order_by(Source.name)
-    with reading(db_url) as connection:
-        rows = connection.execute(query).all()
+    rows = session.execute(query).all()
     return [
         SourceStats(
             source=name,

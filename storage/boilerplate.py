@@ -1,5 +1,6 @@
 """The SQL of per-source boilerplate learning: the window of recent pages' line keys, and the
-learned lines (``boilerplate_lines``). The rule that decides is a plain function passed in."""
+learned lines (``boilerplate_lines``). The rule that decides is a plain function passed in.
+Every function works in the caller's session (the caller owns the transaction)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from storage.engine import transaction
 from storage.models import Article, ArticleURL, BoilerplateLine, RecentPageLine, Source, utcnow
-from storage.repository import _chunks, _insert, ensure_source
+from storage.sql import chunks, ensure_source, insert_ignoring
 from tasks.records import PageLines
 
 # Picks the learned keys: (distinct stories per key, distinct stories in the window) -> keys.
@@ -28,18 +28,17 @@ class LearnedLine:
     last_seen_at: datetime
 
 
-def learned_keys(db_url: str, source_name: str) -> frozenset[str]:
+def learned_keys(session: Session, source_name: str) -> frozenset[str]:
     """The source's learned boilerplate line keys (what extraction strips)."""
-    with transaction(db_url) as session:
-        rows = session.scalars(
-            select(BoilerplateLine.line_hash)
-            .join(Source, Source.id == BoilerplateLine.source_id)
-            .where(Source.name == source_name)
-        )
-        return frozenset(rows)
+    rows = session.scalars(
+        select(BoilerplateLine.line_hash)
+        .join(Source, Source.id == BoilerplateLine.source_id)
+        .where(Source.name == source_name)
+    )
+    return frozenset(rows)
 
 
-def learned_lines(db_url: str, source_name: str | None = None) -> list[LearnedLine]:
+def learned_lines(session: Session, source_name: str | None = None) -> list[LearnedLine]:
     """The learned lines of one source (or all), by source, most widespread first."""
     query = (
         select(
@@ -54,13 +53,12 @@ def learned_lines(db_url: str, source_name: str | None = None) -> list[LearnedLi
     )
     if source_name is not None:
         query = query.where(Source.name == source_name)
-    with transaction(db_url) as session:
-        return [LearnedLine(*row) for row in session.execute(query)]
+    return [LearnedLine(*row) for row in session.execute(query)]
 
 
 def _article_ids(session: Session, urls: Sequence[str]) -> dict[str, int]:
     found: dict[str, int] = {}
-    for chunk in _chunks(sorted(set(urls))):
+    for chunk in chunks(sorted(set(urls))):
         rows = session.execute(
             select(ArticleURL.url, ArticleURL.article_id).where(ArticleURL.url.in_(chunk))
         )
@@ -78,9 +76,7 @@ def _remember(session: Session, source_id: int, pages: Sequence[PageLines]) -> N
         if p.url in ids
         for key in p.keys
     ]
-    if rows:  # executemany of one cached statement: a multi-row VALUES costs more to compile
-        statement = _insert(session, RecentPageLine.__table__).on_conflict_do_nothing()
-        session.connection().execute(statement, rows)
+    insert_ignoring(session, RecentPageLine, rows)  # executemany: cheaper than a multi-row VALUES
 
 
 def _trim(session: Session, source_id: int, window: int) -> None:
@@ -111,50 +107,48 @@ def _story_counts(
     )
     total = session.execute(window.with_only_columns(story)).scalar_one()
     counts: dict[str, int] = {}
-    for chunk in _chunks(sorted(set(keys))):
+    for chunk in chunks(sorted(set(keys))):
         query = window.where(RecentPageLine.line_hash.in_(chunk)).group_by(RecentPageLine.line_hash)
         counts.update({key: int(n) for key, n in session.execute(query)})
     return counts, int(total)
 
 
 def learn(
-    db_url: str, source_name: str, pages: Sequence[PageLines], decide: Decide, window: int
+    session: Session, source_name: str, pages: Sequence[PageLines], decide: Decide, window: int
 ) -> int:
     """Record a stored batch's pages in the source's window, then learn the lines ``decide``
-    picks (and refresh ``pages_seen``/``last_seen_at`` of learned lines seen again), in one
-    transaction. Returns how many lines were newly learned."""
+    picks (and refresh ``pages_seen``/``last_seen_at`` of learned lines seen again). Returns how
+    many lines were newly learned."""
     if not pages:
         return 0
-    with transaction(db_url) as session:
-        source_id = ensure_source(session, source_name)
-        _remember(session, source_id, pages)
-        _trim(session, source_id, window)
-        counts, stories = _story_counts(session, source_id, [k for p in pages for k in p.keys])
-        known = set(
-            session.scalars(
-                select(BoilerplateLine.line_hash).where(BoilerplateLine.source_id == source_id)
-            )
+    source_id = ensure_source(session, source_name)
+    _remember(session, source_id, pages)
+    _trim(session, source_id, window)
+    counts, stories = _story_counts(session, source_id, [k for p in pages for k in p.keys])
+    known = set(
+        session.scalars(
+            select(BoilerplateLine.line_hash).where(BoilerplateLine.source_id == source_id)
         )
-        now = utcnow()
-        for key in known & counts.keys():
-            session.execute(
-                update(BoilerplateLine)
-                .where(BoilerplateLine.source_id == source_id, BoilerplateLine.line_hash == key)
-                .values(pages_seen=counts[key], last_seen_at=now)
-            )
-        texts = {key: text for page in pages for key, text in page.texts}
-        new = [k for k in sorted(decide(counts, stories) - known) if k in texts]
-        rows = [
-            {
-                "source_id": source_id,
-                "line_hash": key,
-                "line": texts[key],
-                "pages_seen": counts[key],
-                "first_seen_at": now,
-                "last_seen_at": now,
-            }
-            for key in new
-        ]
-        if rows:
-            session.execute(_insert(session, BoilerplateLine).values(rows).on_conflict_do_nothing())
-        return len(rows)
+    )
+    now = utcnow()
+    for key in known & counts.keys():
+        session.execute(
+            update(BoilerplateLine)
+            .where(BoilerplateLine.source_id == source_id, BoilerplateLine.line_hash == key)
+            .values(pages_seen=counts[key], last_seen_at=now)
+        )
+    texts = {key: text for page in pages for key, text in page.texts}
+    new = [k for k in sorted(decide(counts, stories) - known) if k in texts]
+    rows = [
+        {
+            "source_id": source_id,
+            "line_hash": key,
+            "line": texts[key],
+            "pages_seen": counts[key],
+            "first_seen_at": now,
+            "last_seen_at": now,
+        }
+        for key in new
+    ]
+    insert_ignoring(session, BoilerplateLine, rows)
+    return len(rows)

@@ -84,3 +84,11 @@ def reading(url: str) -> Iterator[Connection]:
         options["postgresql_readonly"] = True
     with engine.connect().execution_options(**options) as connection:
         yield connection
+
+
+@contextmanager
+def snapshot(url: str) -> Iterator[Session]:
+    """A session over :func:`reading`'s read-only connection: one consistent snapshot for ORM
+    reads, rolled back at the end."""
+    with reading(url) as connection, Session(bind=connection) as session:
+        yield session

@@ -140,7 +140,7 @@ class Article(Base):
 
 
 class MinhashBand(Base):
-    """LSH index of article signatures: 32 bands of 4 MinHash rows each (tasks/dedup.py)."""
+    """LSH index of article signatures: 32 bands of 4 MinHash rows each (tasks/dedup/dedup.py)."""
 
     __tablename__ = "minhash_bands"
 
@@ -233,6 +233,19 @@ class FeedStateRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class RobotsFileRow(Base):
+    """Per host (``scheme://host[:port]``): its robots.txt answer, kept across runs until
+    ``expires_at`` (24 hours after the fetch, RFC 9309 §2.4)."""
+
+    __tablename__ = "robots_files"
+
+    host: Mapped[str] = mapped_column(Text, primary_key=True)
+    status_code: Mapped[int] = mapped_column(SmallInteger)
+    body: Mapped[str] = mapped_column(Text)  # the text as read (first 500 KiB); "" for a 4xx
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
 class FeedItemRow(Base):
     """What a source's feed, sitemap or URL list said about an item, kept as found (upserted per
     run), linked to the article once the page is stored."""
@@ -320,8 +333,8 @@ class RecentPageLine(Base):
 
 
 class RawPageRow(Base):
-    """A fetched page's body, zlib-compressed, kept for re-extraction (``newsflow reextract``)
-    and pruned after ``raw_html_retention_days``."""
+    """A fetched page's body, compressed (zstd; older rows zlib), kept for re-extraction
+    (``newsflow reextract``) and pruned after ``raw_html_retention_days``."""
 
     __tablename__ = "raw_pages"
 
@@ -335,7 +348,7 @@ class RawPageRow(Base):
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
     url: Mapped[str] = mapped_column(Text)
     content_type: Mapped[str | None] = mapped_column(String(255))
-    encoding: Mapped[str] = mapped_column(String(16))  # zlib
+    encoding: Mapped[str] = mapped_column(String(16))  # zstd, or zlib for older rows
     body: Mapped[bytes] = mapped_column(LargeBinary)
     size: Mapped[int] = mapped_column(BigInteger)
     compressed_size: Mapped[int] = mapped_column(BigInteger)
@@ -358,6 +371,7 @@ __all__ = [
     "MinhashBand",
     "RawPageRow",
     "RecentPageLine",
+    "RobotsFileRow",
     "Source",
     "Tag",
 ]

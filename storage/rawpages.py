@@ -1,4 +1,5 @@
-"""The SQL of kept raw HTML: picking pages to re-extract, applying re-extractions, retention."""
+"""The SQL of kept raw HTML: picking pages to re-extract, applying re-extractions (in the caller's
+session), retention (``prune_raw_pages`` takes the URL: it runs one short transaction per chunk)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from storage.articles import link_terms
 from storage.engine import reading, transaction
 from storage.models import Article, ArticleAuthor, ArticleTag, Author, RawPageRow, Source, Tag
-from storage.repository import link_terms, replace_bands, revise_article
+from storage.revisions import replace_bands, revise_article
 from tasks.records import ExtractedArticle
 
 PRUNE_CHUNK = 500
@@ -58,7 +60,7 @@ class ReextractCounts:
 
 
 def pages_to_reextract(
-    db_url: str, source: str | None = None, since: datetime | None = None
+    session: Session, source: str | None = None, since: datetime | None = None
 ) -> list[int]:
     """Ids of the latest kept page of every article (of ``source``, fetched since ``since``),
     oldest article first."""
@@ -77,11 +79,10 @@ def pages_to_reextract(
         query = query.join(Source, Source.id == RawPageRow.source_id).where(Source.name == source)
     if since is not None:
         query = query.where(RawPageRow.fetched_at >= since)
-    with reading(db_url) as connection:
-        return [int(i) for i in connection.execute(query).scalars()]
+    return [int(i) for i in session.execute(query).scalars()]
 
 
-def load_pages(db_url: str, raw_ids: Sequence[int]) -> list[StoredPage]:
+def load_pages(session: Session, raw_ids: Sequence[int]) -> list[StoredPage]:
     """The kept pages ``raw_ids``, in that order."""
     columns = (
         RawPageRow.id,
@@ -98,8 +99,7 @@ def load_pages(db_url: str, raw_ids: Sequence[int]) -> list[StoredPage]:
         .join(Source, Source.id == RawPageRow.source_id)
         .where(RawPageRow.id.in_(list(raw_ids)))
     )
-    with reading(db_url) as connection, Session(bind=connection) as session:
-        rows = session.execute(query).all()
+    rows = session.execute(query).all()
     found = {
         row[0]: StoredPage(
             row[0], row[1] or 0, row[2], row[3], row[4], bytes(row[5]), row[6], row[7]
@@ -184,22 +184,21 @@ def _apply(session: Session, article: Article, new: ExtractedArticle) -> bool:
 
 
 def apply_reextractions(
-    db_url: str, done: Sequence[tuple[StoredPage, ExtractedArticle]]
+    session: Session, done: Sequence[tuple[StoredPage, ExtractedArticle]]
 ) -> ReextractCounts:
-    """Store re-extracted articles in one transaction: text, hash, metadata, authors, tags,
-    extractor version, MinHash and bands; an ``article_revisions`` row only where the text
+    """Store re-extracted articles in the caller's transaction: text, hash, metadata, authors,
+    tags, extractor version, MinHash and bands; an ``article_revisions`` row only where the text
     changed. Idempotent: the same extraction applied again changes nothing."""
     counts = ReextractCounts(examined=len(done))
-    with transaction(db_url) as session:
-        for page, new in done:
-            outcome = _reextracted(session, page, new)
-            if outcome == "duplicate_text":
-                counts.fail(outcome)
-            elif outcome == "unchanged":
-                counts.unchanged += 1
-            else:
-                counts.changed += 1
-                counts.revised += outcome == "revised"
+    for page, new in done:
+        outcome = _reextracted(session, page, new)
+        if outcome == "duplicate_text":
+            counts.fail(outcome)
+        elif outcome == "unchanged":
+            counts.unchanged += 1
+        else:
+            counts.changed += 1
+            counts.revised += outcome == "revised"
     return counts
 
 
@@ -227,8 +226,3 @@ def prune_raw_pages(db_url: str, before: datetime, dry_run: bool = False) -> int
         total += deleted
         if deleted < PRUNE_CHUNK:
             return total
-
-
-def raw_page_count(db_url: str) -> int:
-    with reading(db_url) as connection:
-        return int(connection.execute(select(func.count()).select_from(RawPageRow)).scalar_one())

@@ -121,10 +121,43 @@ class ExtractedArticle:
     date_source: str | None = None
     title_source: str | None = None
     authors_source: str | None = None
-    # Keys of the text's lines before the source's boilerplate was stripped (tasks/boilerplate.py)
+    # Keys of the text's lines before the source's boilerplate was stripped
+    # (tasks/dedup/boilerplate.py)
     line_keys: tuple[str, ...] = ()
     extractor: str = "trafilatura"  # what made the text, and its version
     extractor_version: str = field(default_factory=trafilatura_version)
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractionResult:
+    """What extracting one page gave: its article, or why there is none."""
+
+    url: str
+    article: ExtractedArticle | None
+    reason: str = "ok"  # machine-readable when article is None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedPage:
+    """A feed item and the fetch of its URL (the body still in ``fetch``), carried together from
+    the fetch on."""
+
+    item: FeedItem
+    fetch: FetchOutcome
+
+    @property
+    def extractable(self) -> bool:
+        """Fetched with a body: extraction's input."""
+        return self.fetch.ok and self.fetch.body is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractedPage:
+    """A fetched page and, when it was extractable, its extraction (``None`` otherwise)."""
+
+    page: FetchedPage
+    extraction: ExtractionResult | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,12 +178,13 @@ class RawPage:
     content_type: str | None
     body: bytes = field(repr=False)  # compressed with ``encoding``
     size: int  # bytes before compression
-    encoding: str = "zlib"
+    encoding: str = "zstd"  # tasks/extract/rawhtml.py; rows written before 2026-12 are "zlib"
 
 
 @dataclass(frozen=True, slots=True)
 class PageResult:
-    """A fetched page and, if extraction worked, its article; otherwise the fetch row says why."""
+    """What :func:`storage.articles.store_pages` takes: a fetched page (its body dropped) and, if
+    extraction worked, its article; otherwise the fetch row says why."""
 
     fetch: FetchOutcome
     item: FeedItem
@@ -178,3 +212,15 @@ class RunCounts:
         self.duplicates += other.duplicates
         self.failed += other.failed
         self.revised += other.revised
+
+
+@dataclass(frozen=True, slots=True)
+class RobotsRecord:
+    """A host's robots.txt answer as kept across runs (``robots_files``): the status and, for a
+    2xx, the text (``tasks.fetch.robots.rules_of`` reads its rules)."""
+
+    host: str  # tasks.fetch.hosts.host_key
+    status_code: int
+    body: str
+    fetched_at: datetime
+    expires_at: datetime

@@ -18,9 +18,9 @@ from pydantic import (
     model_validator,
 )
 
+from tasks.dedup.urls import canonicalize_url
+from tasks.discover.urllists import is_local
 from tasks.records import ExtractOptions
-from tasks.urllists import is_local
-from tasks.urls import canonicalize_url
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 Kind = Literal["auto", "feed", "sitemap", "urls"]

@@ -16,16 +16,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from storage import repository
+from storage import articles, feeds, revisions, runs
 from storage.engine import dispose_engines, transaction
 from storage.migrate import upgrade
 from storage.models import Article
-from tasks.dedup import band_hashes, best_match, signature
-from tasks.extract import content_hash
+from tasks.dedup.dedup import band_hashes, best_match, signature
+from tasks.extract.extract import content_hash
 from tasks.records import ExtractedArticle, FeedItem, FetchOutcome, PageResult, Recheck, RunCounts
 from tests import dedup_fixtures as fx
 
-NEAR = repository.NearDup(matcher=functools.partial(best_match, threshold=0.5))
+NEAR = articles.NearDup(matcher=functools.partial(best_match, threshold=0.5))
 DAY = timedelta(days=1)
 
 
@@ -108,18 +108,20 @@ class _Writer:
     ) -> int:
         """One ingest run of ``source``: its feed fetch, robots.txt, pages; closed like the flow."""
         feed = f"https://{source}.example/feed.xml"
-        run_id = repository.start_run(self.db_url, source, None)
+        with transaction(self.db_url) as session:
+            run_id = runs.start_run(session, source, None)
         reason = "conn_error" if error else "ok"
-        repository.record_fetches(self.db_url, run_id, [_fetch(feed, "feed", reason)])
+        with transaction(self.db_url) as session:
+            feeds.record_fetches(session, run_id, [_fetch(feed, "feed", reason)])
         pages = [_page(s.url, _article(s, self.room.now)) for s in stories]
         pages += [_page(url, None, reason) for url, reason in failures]
         robots = [_fetch(f"https://{source}.example/robots.txt", "robots", "http_404")]
         counts = RunCounts(feed_items=len(pages), fetched=len(pages))
         if pages:
-            counts.add(repository.store_pages(self.db_url, run_id, pages, robots, NEAR))
-        repository.finish_run(
-            self.db_url, run_id, counts, "failed" if error else "completed", error
-        )
+            with transaction(self.db_url) as session:
+                counts.add(articles.store_pages(session, run_id, pages, robots, NEAR))
+        with transaction(self.db_url) as session:
+            runs.finish_run(session, run_id, counts, "failed" if error else "completed", error)
         room = self.room
         room.runs[source] = room.runs.get(source, 0) + 1
         room.last_status[source] = "failed" if error else "completed"
@@ -203,7 +205,8 @@ def _revise(db_url: str, run_id: int, story: Story) -> None:
         article_id = session.scalars(select(Article.id).where(Article.url == story.url)).one()
     new = Story(**{**story.__dict__, "text": fx.updated(story.text, 3)})
     page = _page(story.url, _article(new, datetime.now(UTC)))
-    counts = repository.apply_rechecks(db_url, run_id, [Recheck(article_id, story.url)], [page])
+    with transaction(db_url) as session:
+        counts = revisions.apply_rechecks(session, run_id, [(Recheck(article_id, story.url), page)])
     assert counts.revised == 1
 
 

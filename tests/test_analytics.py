@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy import Integer, bindparam, func, select, update
 from sqlalchemy import text as sql_text
 
-from flows.cli_analytics import ExportFormat, write_export
-from storage import analytics, repository
-from storage.engine import transaction
+from flows.cli.analytics import ExportFormat, write_export
+from storage import analytics, runs, sql
+from storage.engine import snapshot, transaction
 from storage.models import (
     Article,
     ArticleAuthor,
@@ -142,7 +142,7 @@ def bulk_articles(db_url: str, count: int, chars: int = 1500) -> int:
         bindparam("now", type_=UTCDateTime()), bindparam("count", type_=Integer())
     )
     with transaction(db_url) as session:
-        source_id = repository.ensure_source(session, "bulk")
+        source_id = sql.ensure_source(session, "bulk")
         session.execute(
             statement,
             {"count": count, "source_id": source_id, "text": text, "now": datetime.now(UTC)},
@@ -197,7 +197,8 @@ def test_export_of_many_rows_keeps_memory_flat(migrated_db: str) -> None:
 def test_source_stats_counts_per_source(newsrooms: Filled, dialect: str) -> None:
     db_url, room = newsroom(newsrooms, dialect)
 
-    stats = {s.source: s for s in analytics.source_stats(db_url)}
+    with snapshot(db_url) as session:
+        stats = {s.source: s for s in analytics.source_stats(session)}
 
     assert sorted(stats) == sorted(room.articles)
     for name, s in stats.items():
@@ -211,7 +212,8 @@ def test_source_stats_counts_per_source(newsrooms: Filled, dialect: str) -> None
         )
         assert got == want, name
         assert s.last_run_at is not None and s.last_run_at.tzinfo is not None
-    later = analytics.source_stats(db_url, now=room.now + timedelta(days=8))
+    with snapshot(db_url) as session:
+        later = analytics.source_stats(session, now=room.now + timedelta(days=8))
     assert [s.failures_7d for s in later] == [0, 0, 0]  # out of the 7-day window
 
 
@@ -245,7 +247,8 @@ def test_prune_deletes_old_fetches_and_unreferenced_finished_runs(migrated_db: s
     fill(migrated_db)
     old = age(migrated_db, "dw-top", slice(0, 5), days=40)  # 2 runs stored articles, 3 did not
     age(migrated_db, "bbc-world", slice(2, 3), days=10)  # recent enough for a 30-day cutoff
-    stuck = repository.start_run(migrated_db, "dw-top", None)  # never finished
+    with transaction(migrated_db) as session:
+        stuck = runs.start_run(session, "dw-top", None)  # never finished
     with transaction(migrated_db) as session:
         session.execute(
             update(IngestRun)

@@ -1,5 +1,5 @@
-"""Per-source boilerplate learning and stripping (tasks/boilerplate.py): on our own small site, and
-on real publishers of the fundus corpus with several pages each."""
+"""Per-source boilerplate learning and stripping (tasks/dedup/boilerplate.py): on our own small
+site, and on real publishers of the fundus corpus with several pages each."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from tasks import boilerplate
-from tasks.boilerplate import Rule
-from tasks.extract import PageInput, extract_page
+from tasks.dedup import boilerplate
+from tasks.dedup.boilerplate import Rule
+from tasks.extract.extract import PageInput, extract_page
 from tests.boilerplate_site import (
     CALLOUT,
     COMMENTS,
@@ -203,8 +203,9 @@ def test_learn_on_a_real_site_strips_no_story_text(corpus: Path, publisher: str)
         assert len(_WORD.findall(stripped)) >= 0.9 * len(_WORD.findall(page.text))
 
 
-# The pages of one publisher span years (layouts change) and generic cleaning (tasks/clean.py)
-# already drops the common clutter: what is left is learned at the most eager setting.
+# The pages of one publisher span years (layouts change) and generic cleaning
+# (tasks/extract/clean.py) already drops the common clutter: what is left is learned at the most
+# eager setting.
 def test_learn_on_real_sites_finds_boilerplate(corpus: Path) -> None:
     sites = {name: [p.text for p in fundus_site(corpus, name)] for name in _publishers(2)}
 

@@ -13,21 +13,21 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from storage import articles, runs
 from storage import boilerplate as store
-from storage import repository
 from storage.engine import transaction
 from storage.models import Article, RecentPageLine
-from tasks import boilerplate
-from tasks.boilerplate import Rule
-from tasks.dedup import band_hashes, best_match, signature
-from tasks.extract import content_hash
+from tasks.dedup import boilerplate
+from tasks.dedup.boilerplate import Rule
+from tasks.dedup.dedup import band_hashes, best_match, signature
+from tasks.extract.extract import content_hash
 from tasks.records import ExtractedArticle, FeedItem, FetchOutcome, PageResult
 from tests.boilerplate_site import CALLOUT, NEWSLETTER, NOISE, page_html, page_text, story
 from tests.loopback import LoopbackServer, Route, rss_feed
 
 RULE = Rule()
 DECIDE = functools.partial(boilerplate.recurring, rule=RULE)
-NEAR = repository.NearDup(matcher=functools.partial(best_match, threshold=0.5))
+NEAR = articles.NearDup(matcher=functools.partial(best_match, threshold=0.5))
 DAY = datetime(2026, 11, 1, 12, tzinfo=UTC)
 
 
@@ -54,9 +54,12 @@ def site_page(
 
 
 def store_and_learn(db_url: str, pages: list[PageResult], window: int = RULE.window) -> int:
-    run_id = repository.start_run(db_url, "site", None)
-    repository.store_pages(db_url, run_id, pages, near=NEAR)
-    return store.learn(db_url, "site", boilerplate.observe(pages), DECIDE, window)
+    with transaction(db_url) as session:
+        run_id = runs.start_run(session, "site", None)
+    with transaction(db_url) as session:
+        articles.store_pages(session, run_id, pages, near=NEAR)
+    with transaction(db_url) as session:
+        return store.learn(session, "site", boilerplate.observe(pages), DECIDE, window)
 
 
 def stories(count: int, start: int = 0) -> list[PageResult]:
@@ -69,16 +72,19 @@ def stories(count: int, start: int = 0) -> list[PageResult]:
 def test_learn_stores_the_recurring_lines(migrated_db: str) -> None:
     learned = store_and_learn(migrated_db, stories(6))
 
-    lines = store.learned_lines(migrated_db, "site")
+    with transaction(migrated_db) as session:
+        lines = store.learned_lines(session, "site")
     assert learned == len(NOISE)
     assert sorted(line.line for line in lines) == sorted(NOISE)
     assert {line.pages_seen for line in lines} == {6}
-    assert store.learned_keys(migrated_db, "site") == {boilerplate.line_key(n) for n in NOISE}
+    with transaction(migrated_db) as session:
+        assert store.learned_keys(session, "site") == {boilerplate.line_key(n) for n in NOISE}
 
 
 def test_learn_waits_for_min_pages_distinct_stories(migrated_db: str) -> None:
     assert store_and_learn(migrated_db, stories(2)) == 0
-    assert store.learned_keys(migrated_db, "site") == frozenset()
+    with transaction(migrated_db) as session:
+        assert store.learned_keys(session, "site") == frozenset()
 
     assert store_and_learn(migrated_db, stories(1, start=2)) == len(NOISE)
 
@@ -95,20 +101,24 @@ def test_learn_counts_near_duplicate_copies_as_one_story(migrated_db: str) -> No
         roots = select(func.count()).where(Article.duplicate_of.is_(None))
         assert session.scalar(roots) == 2
     assert store_and_learn(migrated_db, stories(1, start=1)) == len(NOISE)
-    assert not {line.line for line in store.learned_lines(migrated_db, "site")} & set(copied)
+    with transaction(migrated_db) as session:
+        assert not {line.line for line in store.learned_lines(session, "site")} & set(copied)
 
 
 def test_learn_refreshes_lines_seen_again(migrated_db: str) -> None:
     store_and_learn(migrated_db, stories(3))
-    learned = store.learned_keys(migrated_db, "site")
-    before = {line.line: line for line in store.learned_lines(migrated_db, "site")}
+    with transaction(migrated_db) as session:
+        learned = store.learned_keys(session, "site")
+    with transaction(migrated_db) as session:
+        before = {line.line: line for line in store.learned_lines(session, "site")}
 
     later = [
         site_page(f"https://news.example/{s}", page_text(story(s)), learned) for s in range(3, 5)
     ]
     assert store_and_learn(migrated_db, later) == 0
 
-    after = {line.line: line for line in store.learned_lines(migrated_db, "site")}
+    with transaction(migrated_db) as session:
+        after = {line.line: line for line in store.learned_lines(session, "site")}
     assert after[CALLOUT].pages_seen == 5
     assert after[CALLOUT].last_seen_at > before[CALLOUT].last_seen_at
     assert after[CALLOUT].first_seen_at == before[CALLOUT].first_seen_at
@@ -125,8 +135,10 @@ def test_learn_keeps_only_the_window_of_recent_articles(migrated_db: str) -> Non
 def test_learned_lines_are_kept_per_source(migrated_db: str) -> None:
     store_and_learn(migrated_db, stories(3))
 
-    assert store.learned_keys(migrated_db, "other") == frozenset()
-    assert store.learned_lines(migrated_db, "other") == []
+    with transaction(migrated_db) as session:
+        assert store.learned_keys(session, "other") == frozenset()
+    with transaction(migrated_db) as session:
+        assert store.learned_lines(session, "other") == []
 
 
 # End to end: the site's pages in one feed; with batches of 3, the first batch teaches the noise and
@@ -173,7 +185,8 @@ def test_ingest_strips_boilerplate_learned_from_earlier_batches(
         text = texts[f"story-{seed}.html"]
         assert (CALLOUT in text, NEWSLETTER in text) == (seed < 3, seed < 3), seed
         assert story(seed)[0] in text
-    learned = [line.line for line in store.learned_lines(site_env, "site")]
+    with transaction(site_env) as session:
+        learned = [line.line for line in store.learned_lines(session, "site")]
     assert any(CALLOUT in line for line in learned), learned
 
 
@@ -219,6 +232,7 @@ def test_steps_learned_is_empty_when_learning_is_off(
     store_and_learn(migrated_db, stories(3))
     monkeypatch.setenv("NEWSFLOW_DATABASE_URL", migrated_db)
 
-    assert steps._learned(Settings(), "site") == store.learned_keys(migrated_db, "site") != set()
+    with transaction(migrated_db) as session:
+        assert steps._learned(Settings(), "site") == store.learned_keys(session, "site") != set()
     monkeypatch.setenv("NEWSFLOW_BOILERPLATE", "false")
     assert steps._learned(Settings(), "site") == frozenset()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.clean import clean_body, drop_repeats, is_furniture, sanitize
+from tasks.extract.clean import clean_body, drop_repeats, is_furniture, sanitize
 
 PARA = "The council approved the budget on Tuesday after a long debate about the new library."
 

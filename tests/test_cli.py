@@ -156,6 +156,24 @@ def test_cli_rejects_an_unknown_source_name(tmp_path: Path) -> None:
     assert "unknown source(s): two" in result.stderr
 
 
+@pytest.mark.parametrize("command", [["ingest"], ["sources", "try"], ["deployments", "write"]])
+def test_cli_error_prints_user_text_literally(tmp_path: Path, command: list[str]) -> None:
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(
+        "sources:\n  - name: one\n    feeds: [https://example.com/rss]\n    interval: 600\n"
+    )
+    # An unknown name that is rich markup; `deployments write` gets it as its sources file.
+    args = ["--sources", str(tmp_path / "[/]")] if command[0] == "deployments" else ["[/]"]
+    if command[0] != "deployments":
+        args += ["--sources", str(sources)]
+
+    result = run_cli([*command, *args], {}, tmp_path)
+
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "error:" in result.stderr and "[/]" in result.stderr
+
+
 def test_cli_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     db = tmp_path / "news.db"
     env = {"NEWSFLOW_DATABASE_URL": f"sqlite:///{db}"}

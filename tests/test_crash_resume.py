@@ -25,8 +25,8 @@ from sqlalchemy import func, select
 
 from storage.engine import transaction
 from storage.models import Article, ArticleURL, Fetch, IngestRun, MinhashBand
-from tasks.dedup import BANDS
-from tasks.extract import PageInput, extract_page
+from tasks.dedup.dedup import BANDS
+from tasks.extract.extract import PageInput, extract_page
 from tests.loopback import LoopbackServer, Route, rss_feed
 
 pytestmark = pytest.mark.slow
@@ -270,8 +270,8 @@ def test_ingest_killed_at_random_points_resumes_without_loss_or_duplicates(
 def test_extraction_workers_exit_when_their_parent_is_killed(tmp_path: Path) -> None:
     script = (
         "import time\n"
-        "from tasks.extract import PageInput\n"
-        "from tasks.workers import ExtractionPool\n"
+        "from tasks.extract.extract import PageInput\n"
+        "from tasks.extract.workers import ExtractionPool\n"
         "pool = ExtractionPool(1)\n"
         "pool.map([PageInput('http://x.invalid/', b'<html><body><p>hi</p></body></html>')])\n"
         "print(pool.worker_pids()[0], flush=True)\n"
@@ -299,7 +299,7 @@ def test_ingest_failed_batch_leaves_its_feed_to_be_read_again(
     migrated_db: str, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from flows.ingest import ingest_news
-    from storage import repository
+    from storage import articles
     from tests.loopback import corpus_pages, serve_pages
 
     for key, value in {
@@ -317,17 +317,17 @@ def test_ingest_failed_batch_leaves_its_feed_to_be_read_again(
             f"sources:\n  - name: one\n    feeds: [{server.url('/rss.xml')}]\n    interval: 600\n",
             encoding="utf-8",
         )
-        store = repository.store_pages
+        store = articles.store_pages
 
         def broken(*_args: object, **_kwargs: object) -> None:
             raise RuntimeError("database went away")
 
-        monkeypatch.setattr(repository, "store_pages", broken)
+        monkeypatch.setattr(articles, "store_pages", broken)
         state = ingest_news(sources_path=str(sources), return_state=True)  # Failed: 1 of 1
         reports = state.result(raise_on_failure=False)
         assert isinstance(reports, list)
         (failed,) = reports
-        monkeypatch.setattr(repository, "store_pages", store)
+        monkeypatch.setattr(articles, "store_pages", store)
         (again,) = ingest_news(sources_path=str(sources))  # the feed itself did not change
     finally:
         server.close()

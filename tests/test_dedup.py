@@ -11,15 +11,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from storage import repository
+from storage import articles, runs
 from storage.engine import transaction
 from storage.models import Article
-from tasks.dedup import accept_page_canonical, band_hashes, best_match, signature, similarity
-from tasks.extract import content_hash
+from tasks.dedup.dedup import accept_page_canonical, band_hashes, best_match, signature, similarity
+from tasks.extract.extract import content_hash
 from tasks.records import ExtractedArticle, FeedItem, FetchOutcome, PageResult
 from tests import dedup_fixtures as fx
 
-NEAR = repository.NearDup(matcher=functools.partial(best_match, threshold=0.5))
+NEAR = articles.NearDup(matcher=functools.partial(best_match, threshold=0.5))
 DAY = datetime(2026, 11, 1, 8, tzinfo=UTC)
 
 
@@ -40,8 +40,10 @@ def page(url: str, text: str, published: datetime = DAY) -> PageResult:
 
 
 def store(db_url: str, *pages: PageResult) -> None:
-    run_id = repository.start_run(db_url, "wire", None)
-    repository.store_pages(db_url, run_id, pages, near=NEAR)
+    with transaction(db_url) as session:
+        run_id = runs.start_run(session, "wire", None)
+    with transaction(db_url) as session:
+        articles.store_pages(session, run_id, pages, near=NEAR)
 
 
 def clusters(db_url: str) -> dict[str, str | None]:
@@ -65,7 +67,7 @@ def test_signature_is_deterministic_and_512_bytes() -> None:
 def test_signature_equals_datasketch_minhash(text: str) -> None:
     from datasketch import MinHash
 
-    from tasks.dedup import NUM_PERM, SEED, shingles
+    from tasks.dedup.dedup import NUM_PERM, SEED, shingles
 
     minhash = MinHash(num_perm=NUM_PERM, seed=SEED)
     minhash.update_batch(list(shingles(text)))
@@ -167,16 +169,18 @@ def test_store_pages_ignores_copies_outside_the_recency_window(migrated_db: str)
 
 def test_store_pages_counts_near_copies_as_duplicates(migrated_db: str) -> None:
     original = fx.article(41)
-    run_id = repository.start_run(migrated_db, "wire", None)
-    counts = repository.store_pages(
-        migrated_db,
-        run_id,
-        [
-            page("https://a.example/s", original),
-            page("https://b.example/s", fx.syndicated(original, 1)),
-        ],
-        near=NEAR,
-    )
+    with transaction(migrated_db) as session:
+        run_id = runs.start_run(session, "wire", None)
+    with transaction(migrated_db) as session:
+        counts = articles.store_pages(
+            session,
+            run_id,
+            [
+                page("https://a.example/s", original),
+                page("https://b.example/s", fx.syndicated(original, 1)),
+            ],
+            near=NEAR,
+        )
     assert (counts.new, counts.duplicates) == (2, 1)
 
 
@@ -185,9 +189,11 @@ def _store_side(db_url: str, side: int, pairs: int, barrier: object) -> None:
     if side:
         texts = [fx.syndicated(text, n) for n, text in enumerate(texts)]
     batch = [page(f"https://side{side}.example/{n}", t) for n, t in enumerate(texts)]
-    run_id = repository.start_run(db_url, f"side{side}", None)
+    with transaction(db_url) as session:
+        run_id = runs.start_run(session, f"side{side}", None)
     barrier.wait()  # type: ignore[attr-defined]
-    repository.store_pages(db_url, run_id, batch, near=NEAR)  # one transaction, at the same time
+    with transaction(db_url) as session:
+        articles.store_pages(session, run_id, batch, near=NEAR)  # one transaction, at the same time
 
 
 def test_concurrent_writers_put_copies_in_one_cluster(migrated_db: str) -> None:
@@ -208,3 +214,16 @@ def test_concurrent_writers_put_copies_in_one_cluster(migrated_db: str) -> None:
     for n in range(pairs):
         a, b = f"https://side0.example/{n}", f"https://side1.example/{n}"
         assert (linked[a], linked[b]) in {(None, a), (b, None)}, (a, b, linked[a], linked[b])
+
+
+def test_comparable_words_is_what_hash_shingles_and_line_keys_compare() -> None:
+    from tasks.dedup import boilerplate
+    from tasks.dedup.dedup import shingles
+    from tasks.dedup.words import comparable_words
+    from tasks.extract.extract import content_hash
+
+    a, b = "Ｆｕｌｌ-width  CAFÉ, straße!\n北京市今天", "full width café strasse 北京市今天"
+    assert comparable_words(a) == ["full", "width", "café", "strasse", "北京市今天"]
+    assert content_hash(a) == content_hash(b)
+    assert shingles(a) == shingles(b)
+    assert boilerplate.normalize(a) == " ".join(comparable_words(b))

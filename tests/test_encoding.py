@@ -1,7 +1,8 @@
-"""Checklist rows E1-E2 (``docs/faults.md`` A3, Encoding): :func:`tasks.encoding.sniff_encoding`
-and :func:`tasks.encoding.decode_html` on bytes we encode ourselves, and the same pages served on
-127.0.0.1, fetched by :func:`tasks.fetch.fetch_pages` and extracted by
-:func:`tasks.extract.extract_page` (browser order: BOM, HTTP header, ``<meta>``, detection)."""
+"""Checklist rows E1-E2 (``docs/faults.md`` A3, Encoding):
+:func:`tasks.fetch.encoding.sniff_encoding` and :func:`tasks.fetch.encoding.decode_html` on bytes
+we encode ourselves, and the same pages served on 127.0.0.1, fetched by
+:func:`tasks.fetch.polite.fetch_pages` and extracted by :func:`tasks.extract.extract.extract_page`
+(browser order: BOM, HTTP header, ``<meta>``, detection)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ from typing import Any
 
 import pytest
 
-from tasks.encoding import decode_html, sniff_encoding
-from tasks.extract import extract_page, pages_to_extract
-from tasks.fetch import FetchConfig, fetch_pages
-from tasks.netguard import NetworkPolicy
+from tasks.extract.extract import extract_page, pages_to_extract
+from tasks.fetch.encoding import decode_html, sniff_encoding
+from tasks.fetch.fetch import FetchConfig
+from tasks.fetch.netguard import NetworkPolicy
+from tasks.fetch.polite import fetch_pages
 from tests.loopback import LoopbackServer, Route
 from tests.rawserver import LoopbackOnlyNetwork
 

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from tasks.extract import (
-    ExtractionResult,
+from tasks.dedup.urls import canonicalize_url
+from tasks.extract.extract import (
     PageInput,
     clean_text,
     content_hash,
     extract_page,
 )
-from tasks.metadata import split_authors
-from tasks.urls import canonicalize_url
-from tasks.workers import ExtractionPool, extract_many
+from tasks.extract.metadata import split_authors
+from tasks.extract.workers import ExtractionPool, extract_many
+from tasks.records import ExtractionResult
 
 POOL_PAGES = ["wired.com/wired.com1", "al.com/al.com1", "nypost.com/nypost.com1"]
 NAV_ONLY = b"<html><body><nav>menu</nav></body></html>"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tasks.extract import PageInput, extract_page
+from tasks.extract.extract import PageInput, extract_page
 from tests.extraction_metric import (
     authors_f1,
     body_pages,

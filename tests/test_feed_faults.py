@@ -1,7 +1,8 @@
 """Checklist rows F1-F6 (``docs/faults.md`` A3, Feeds/XML): hostile and broken feeds served on
-127.0.0.1, fetched by :func:`tasks.fetch.fetch_pages` (``kind="feed"``) and read by
-:func:`tasks.discover.read_feeds`, as the ``discover-source`` task does. Every test runs on a
-network that ends at the loopback interface (:class:`tests.rawserver.LoopbackOnlyNetwork`)."""
+127.0.0.1, fetched by :func:`tasks.fetch.polite.fetch_pages` (``kind="feed"``) and read by
+:func:`tasks.discover.discover.read_feeds`, as the ``discover-source`` task does. Every test
+runs on a network that ends at the loopback interface
+(:class:`tests.rawserver.LoopbackOnlyNetwork`)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from tasks.discover import FeedsRead, read_feeds
-from tasks.fetch import FetchConfig, fetch_pages
-from tasks.netguard import NetworkPolicy
+from tasks.discover.discover import FeedsRead, read_feeds
+from tasks.fetch.fetch import FetchConfig
+from tasks.fetch.netguard import NetworkPolicy
+from tasks.fetch.polite import fetch_pages
 from tasks.records import FeedItem
 from tests.loopback import LoopbackServer, Route, rss_feed
 from tests.rawserver import LoopbackOnlyNetwork, RawServer, respond

@@ -1,5 +1,5 @@
-"""The HTTP layer (:mod:`tasks.fetch`) and the SSRF guard (:mod:`tasks.netguard`) against real
-HTTP servers on 127.0.0.1. Nothing here touches the internet."""
+"""The HTTP layer (:mod:`tasks.fetch.fetch`) and the SSRF guard (:mod:`tasks.fetch.netguard`)
+against real HTTP servers on 127.0.0.1. Nothing here touches the internet."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from tasks.fetch import FetchConfig, fetch, fetch_pages, make_session
-from tasks.netguard import WEB_PORTS, BlockedURL, NetworkPolicy, check_url
+from tasks.fetch.fetch import FetchConfig, fetch, make_session
+from tasks.fetch.netguard import WEB_PORTS, BlockedURL, NetworkPolicy, check_url
+from tasks.fetch.polite import fetch_pages
 from tasks.records import FetchOutcome
 from tests.loopback import LoopbackServer, Route
 

@@ -38,12 +38,13 @@ import feedparser
 import pytest
 import urllib3.response
 
-from tasks.discover import FeedsRead, conditional_headers, read_feeds
-from tasks.fetch import FetchConfig, fetch, fetch_pages, make_session
-from tasks.hosts import HostRegistry
-from tasks.netguard import BlockedURL, NetworkPolicy, check_url
+from tasks.discover.discover import FeedsRead, conditional_headers, read_feeds
+from tasks.fetch.fetch import FetchConfig, fetch, make_session
+from tasks.fetch.hosts import HostRegistry
+from tasks.fetch.netguard import BlockedURL, NetworkPolicy, check_url
+from tasks.fetch.polite import fetch_pages
+from tasks.fetch.robots import ROBOTS_MAX_BYTES
 from tasks.records import FeedState, FetchOutcome
-from tasks.robots import ROBOTS_MAX_BYTES
 from tests.loopback import LoopbackServer, Route, rss_feed
 from tests.rawserver import (
     LoopbackOnlyNetwork,

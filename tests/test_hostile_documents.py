@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 
-from tasks.discover import FeedsRead, read_feeds
-from tasks.feeds import parse_feed
-from tasks.fetch import FetchConfig, fetch_pages
-from tasks.netguard import NetworkPolicy
-from tasks.sitemaps import parse_sitemap
-from tasks.xmlsafe import as_markup_safe, without_entity_declarations
+from tasks.discover.discover import FeedsRead, read_feeds
+from tasks.discover.feeds import parse_feed
+from tasks.discover.sitemaps import parse_sitemap
+from tasks.discover.xmlsafe import as_markup_safe, without_entity_declarations
+from tasks.fetch.fetch import FetchConfig
+from tasks.fetch.netguard import NetworkPolicy
+from tasks.fetch.polite import fetch_pages
 from tests.loopback import LoopbackServer, Route, rss_feed
 
 RSS = {"Content-Type": "application/rss+xml"}
@@ -293,7 +294,7 @@ def test_read_feeds_url_over_2048_bytes_is_skipped_with_a_reason(
 
 
 def test_canonicalize_url_over_the_limit_is_none() -> None:
-    from tasks.urls import canonicalize_url
+    from tasks.dedup.urls import canonicalize_url
 
     assert canonicalize_url("http://a.test/" + "é" * 1100) is None
     assert canonicalize_url("http://a.test/" + "e" * 1000) is not None

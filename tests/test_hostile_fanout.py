@@ -10,11 +10,11 @@ from collections.abc import Sequence
 
 import pytest
 
-import tasks.sitemaps
-from tasks.discover import MAX_DOCUMENTS, read_feeds
-from tasks.fetch import fetch_pages
+import tasks.discover.sitemaps
+from tasks.discover.discover import MAX_DOCUMENTS, read_feeds
+from tasks.discover.sitemaps import parse_sitemap
+from tasks.fetch.polite import fetch_pages
 from tasks.records import FetchOutcome
-from tasks.sitemaps import parse_sitemap
 from tests.loopback import LoopbackServer, Route
 from tests.test_hostile_documents import CONFIG, XML, index, urlset
 
@@ -81,13 +81,13 @@ def test_parse_sitemap_repeated_entries_are_canonicalized_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[str] = []
-    from tasks.urls import canonicalize_url as real
+    from tasks.dedup.urls import canonicalize_url as real
 
     def counting(url: str, base: str | None = None) -> str | None:
         calls.append(url)
         return real(url, base)
 
-    monkeypatch.setattr(tasks.sitemaps, "canonicalize_url", counting)
+    monkeypatch.setattr(tasks.discover.sitemaps, "canonicalize_url", counting)
     locs = ["http://news.example.test/same"] * 50_000 + ["http://news.example.test/other"]
 
     sitemap = parse_sitemap(urlset(locs), "http://news.example.test/sitemap.xml")

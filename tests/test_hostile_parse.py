@@ -1,6 +1,6 @@
 """Parsing one document is bounded in time and memory (issue 16): the ingest parses each fetched
-document in a killable helper process (:class:`tasks.isolate.IsolatedParser`); a parse past its
-deadline or out of memory costs only that document, as a fetch row with a reason."""
+document in a killable helper process (:class:`tasks.discover.isolate.IsolatedParser`); a parse
+past its deadline or out of memory costs only that document, as a fetch row with a reason."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tasks.discover import read_feeds
-from tasks.isolate import IsolatedParser, ParseAborted
+from tasks.discover.discover import read_feeds
+from tasks.discover.isolate import IsolatedParser, ParseAborted
 from tasks.records import FetchOutcome
 from tests.loopback import rss_feed
 

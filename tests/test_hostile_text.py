@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.encoding import decode_html, sniff_encoding
-from tasks.extract import PageInput, extract_page
+from tasks.extract.extract import PageInput, extract_page
+from tasks.fetch.encoding import decode_html, sniff_encoding
 
 WORDS = " ".join(f"word{i}" for i in range(60))
 FAMILY = "\U0001f469\u200d\U0001f469\u200d\U0001f467"

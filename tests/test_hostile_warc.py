@@ -14,7 +14,7 @@ from warcio.warcwriter import WARCWriter
 
 from storage.engine import transaction
 from storage.models import Article, Fetch
-from tasks.warc import read_entries, scan_warc
+from tasks.discover.warc import read_entries, scan_warc
 
 WORDS = " ".join(f"word{i}" for i in range(80))
 

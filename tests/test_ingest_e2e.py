@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from storage.engine import transaction
 from storage.models import Article, ArticleAuthor, ArticleURL, Fetch, IngestRun, RawPageRow
+from tasks.dedup.urls import canonicalize_url
 from tasks.records import trafilatura_version
-from tasks.urls import canonicalize_url
 from tests.loopback import LoopbackServer, Route, atom_feed, corpus_pages, rss_feed, serve_pages
 
 # Pages with ground truth of both kinds: full reviewed text, and snippets + title.
@@ -151,14 +151,14 @@ def test_ingest_failure_closes_its_running_rows(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from flows.ingest import ingest_news
-    from storage import repository
+    from storage import runs
 
     sources = one_rss_source(monkeypatch, sqlite_url, server, corpus, tmp_path, pages=1)
 
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(repository, "finish_run", broken)
+    monkeypatch.setattr(runs, "finish_run", broken)
     state = ingest_news(sources_path=str(sources), return_state=True)
 
     assert state.is_failed()
@@ -176,8 +176,8 @@ def test_boilerplate_learning_failure_does_not_fail_a_stored_batch(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Learning runs after the batch's transaction: when it fails, the run still completes and
-    reports the stored articles (it does not claim a failed batch that was in fact stored)."""
+    """Learning runs in a SAVEPOINT of the batch's transaction: when it fails, only the learning
+    is rolled back, and the run still completes and reports the stored articles."""
     from flows.ingest import ingest_news
     from storage import boilerplate as boilerplate_store
 

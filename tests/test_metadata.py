@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tasks.metadata import clean_title, dates, detect_language, split_authors, url_date
+from tasks.extract.metadata import clean_title, dates, detect_language, split_authors, url_date
 
 URL = "https://www.golem.de/news/lte-patent-2404-1.html"
 GERMAN = (

@@ -1,10 +1,10 @@
-"""What ``newsflow sources try`` warns about (tasks/probe.py), on records built here."""
+"""What ``newsflow sources try`` warns about (tasks/authoring/probe.py), on records built here."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tasks.probe import FeedCheck, Finding, article_findings, check_page, feed_findings
+from tasks.authoring.probe import FeedCheck, Finding, article_findings, check_page, feed_findings
 from tasks.records import ExtractedArticle, FeedItem, FetchOutcome
 
 FEED = "https://news.example.com/rss.xml"

@@ -6,15 +6,17 @@ import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select, update
 
 from flows.reextract import apply_retention, reextract
 from flows.settings import Settings
-from storage import rawpages, repository
+from storage import articles, rawpages, revisions, runs
 from storage.engine import transaction
 from storage.models import Article, ArticleRevision, Fetch, RawPageRow
-from tasks.extract import content_hash, extract_page, page_results, pages_to_extract
-from tasks.records import FeedItem, FetchOutcome, trafilatura_version
+from tasks.extract.extract import content_hash, extract_fetched, extract_page, page_results
+from tasks.extract.rawhtml import decompress_body
+from tasks.records import ExtractedPage, FeedItem, FetchedPage, FetchOutcome, trafilatura_version
 from tests.test_analytics import run_cli
 
 
@@ -41,15 +43,23 @@ def fetched(url: str, body: bytes | None, reason: str = "ok") -> FetchOutcome:
     )
 
 
+def extracted_pages(items: list[FeedItem], outcomes: list[FetchOutcome]) -> list[ExtractedPage]:
+    """Each item with its fetch and (inline) extraction, as ``fetch_and_extract`` gives them."""
+    fetched = [FetchedPage(i, o) for i, o in zip(items, outcomes, strict=True)]
+    return extract_fetched(fetched, lambda inputs: [extract_page(p) for p in inputs])
+
+
 def ingest_pages(
     db_url: str, source: str, bodies: dict[str, bytes | None], keep: bool = True
 ) -> int:
     """What process_batch does with fetched pages: extract, pair, store. The run id."""
     items = [FeedItem(url, url) for url in bodies]
     outcomes = [fetched(url, body, "ok" if body else "http_404") for url, body in bodies.items()]
-    extracted = [extract_page(p) for p in pages_to_extract(outcomes)]
-    run_id = repository.start_run(db_url, source, None)
-    repository.store_pages(db_url, run_id, page_results(items, outcomes, extracted, keep_raw=keep))
+    pages = page_results(extracted_pages(items, outcomes), keep_raw=keep)
+    with transaction(db_url) as session:
+        run_id = runs.start_run(session, source, None)
+    with transaction(db_url) as session:
+        articles.store_pages(session, run_id, pages)
     return run_id
 
 
@@ -84,23 +94,42 @@ def pretend_old_extractor(db_url: str, text: str | None = None) -> None:
 # -- keeping raw pages ---------------------------------------------------------------------------
 
 
+def test_decompress_body_reads_zstd_and_older_zlib_rows() -> None:
+    body = article_html(1)
+    (raw,) = [
+        p.raw
+        for p in page_results(
+            extracted_pages(
+                [FeedItem("http://n.test/1", "http://n.test/1")], [fetched("http://n.test/1", body)]
+            )
+        )
+    ]
+    assert raw is not None and raw.encoding == "zstd" and len(raw.body) < len(body) / 2
+    assert decompress_body(raw.body, "zstd") == body
+    assert decompress_body(zlib.compress(body, 3), "zlib") == body
+    with pytest.raises(ValueError, match="unknown raw page encoding"):
+        decompress_body(raw.body, "brotli")
+
+
 def test_page_results_compresses_fetched_bodies() -> None:
     body = article_html(1)
     outcomes = [fetched("http://n.test/1", body), fetched("http://n.test/2", None, "http_404")]
     items = [FeedItem(o.url, o.url) for o in outcomes]
-    pages = page_results(items, outcomes, [extract_page(p) for p in pages_to_extract(outcomes)])
+    pages = page_results(extracted_pages(items, outcomes))
     raw = pages[0].raw
-    assert raw is not None and zlib.decompress(raw.body) == body and raw.size == len(body)
+    assert (
+        raw is not None
+        and decompress_body(raw.body, raw.encoding) == body
+        and raw.size == len(body)
+    )
     assert pages[1].raw is None
     assert pages[0].fetch.body is None  # the fetch row itself never carries the body
 
 
 def test_page_results_without_keep_raw_drops_bodies() -> None:
     outcomes = [fetched("http://n.test/1", article_html(1))]
-    extracted = [extract_page(p) for p in pages_to_extract(outcomes)]
-    (page,) = page_results(
-        [FeedItem("http://n.test/1", "http://n.test/1")], outcomes, extracted, False
-    )
+    items = [FeedItem("http://n.test/1", "http://n.test/1")]
+    (page,) = page_results(extracted_pages(items, outcomes), False)
     assert page.raw is None and page.article is not None
 
 
@@ -116,8 +145,8 @@ def test_store_pages_keeps_raw_page_with_its_fetch_and_article(migrated_db: str)
         article.id,
         article.id,
     )
-    assert zlib.decompress(row.body) == body
-    assert (row.size, row.compressed_size, row.encoding) == (len(body), len(row.body), "zlib")
+    assert decompress_body(row.body, row.encoding) == body
+    assert (row.size, row.compressed_size, row.encoding) == (len(body), len(row.body), "zstd")
     assert row.fetched_at == fetch.fetched_at
 
 
@@ -125,7 +154,7 @@ def test_store_pages_keeps_raw_page_of_failed_extraction(migrated_db: str) -> No
     nav = b"<html><body><nav>Home | About</nav></body></html>"
     ingest_pages(migrated_db, "news", {"http://n.test/nav": nav})
     (row,) = raw_rows(migrated_db)
-    assert row.article_id is None and zlib.decompress(row.body) == nav
+    assert row.article_id is None and decompress_body(row.body, row.encoding) == nav
 
 
 def test_store_pages_without_raw_keeps_none(migrated_db: str) -> None:
@@ -323,20 +352,25 @@ def test_cli_prune_deletes_raw_html_older_than(sqlite_url: str, tmp_path: Path) 
 def test_apply_rechecks_keeps_raw_page_of_refetch(migrated_db: str) -> None:
     url = "http://n.test/1"
     ingest_pages(migrated_db, "news", {url: article_html(1)})
-    (recheck,) = repository.articles_to_recheck(
-        migrated_db, "news", datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC), 10
-    )
+    with transaction(migrated_db) as session:
+        (recheck,) = revisions.articles_to_recheck(
+            session, "news", datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC), 10
+        )
     body = article_html(1, "<p>An update appended to the report.</p>")
     outcomes = [fetched(url, body)]
-    extracted = [extract_page(p) for p in pages_to_extract(outcomes)]
-    pages = page_results([FeedItem(url, url)], outcomes, extracted)
-    run_id = repository.start_run(migrated_db, "news", None)
+    (page,) = page_results(extracted_pages([FeedItem(url, url)], outcomes))
+    with transaction(migrated_db) as session:
+        run_id = runs.start_run(session, "news", None)
 
-    counts = repository.apply_rechecks(migrated_db, run_id, [recheck], pages)
+    with transaction(migrated_db) as session:
+        counts = revisions.apply_rechecks(session, run_id, [(recheck, page)])
 
     assert counts.revised == 1
     latest = raw_rows(migrated_db)[-1]
-    assert (latest.article_id, zlib.decompress(latest.body)) == (recheck.article_id, body)
+    assert (latest.article_id, decompress_body(latest.body, latest.encoding)) == (
+        recheck.article_id,
+        body,
+    )
     with transaction(migrated_db) as session:
         revision = session.scalars(select(ArticleRevision)).one()
     assert revision.extractor_version == trafilatura_version()

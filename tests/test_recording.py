@@ -1,4 +1,4 @@
-"""The fixture recorder (``tasks/recording.py``, ``newsflow sources record``) against a
+"""The fixture recorder (``tasks/authoring/recording.py``, ``newsflow sources record``) against a
 hand-written site on a loopback server."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from tasks.fetch import FetchConfig
-from tasks.netguard import NetworkPolicy
-from tasks.recording import RecordingError, is_recording, record_source, replay
+from tasks.authoring.recording import RecordingError, is_recording, record_source, replay
+from tasks.fetch.fetch import FetchConfig
+from tasks.fetch.netguard import NetworkPolicy
 from tasks.sources import SourceConfig
 from tests.loopback import LoopbackServer
 from tests.sites import serve_site

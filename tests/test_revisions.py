@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from storage import repository
+from storage import articles, revisions, runs
 from storage.engine import transaction
 from storage.models import Article, ArticleRevision, Fetch, IngestRun
-from tasks.dedup import band_hashes, signature
-from tasks.extract import content_hash
+from tasks.dedup.dedup import band_hashes, signature
+from tasks.extract.extract import content_hash
 from tasks.records import ExtractedArticle, FeedItem, FetchOutcome, PageResult, Recheck
 from tests import dedup_fixtures as fx
 from tests.loopback import LoopbackServer, Route, rss_feed
@@ -42,15 +42,18 @@ def page(text: str | None, reason: str = "ok") -> PageResult:
 
 
 def stored(db_url: str, text: str) -> tuple[int, Recheck]:
-    run_id = repository.start_run(db_url, "news", None)
-    repository.store_pages(db_url, run_id, [page(text)])
-    (recheck,) = repository.articles_to_recheck(
-        db_url, "news", datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC), 10
-    )
+    with transaction(db_url) as session:
+        run_id = runs.start_run(session, "news", None)
+    with transaction(db_url) as session:
+        articles.store_pages(session, run_id, [page(text)])
+    with transaction(db_url) as session:
+        (recheck,) = revisions.articles_to_recheck(
+            session, "news", datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC), 10
+        )
     return run_id, recheck
 
 
-def revisions(db_url: str) -> list[tuple[str, str]]:
+def revision_rows(db_url: str) -> list[tuple[str, str]]:
     with transaction(db_url) as session:
         rows = session.execute(select(ArticleRevision.content_hash, ArticleRevision.text)).all()
     return [(r[0], r[1]) for r in rows]
@@ -60,10 +63,11 @@ def test_apply_rechecks_keeps_the_old_text_as_a_revision(migrated_db: str) -> No
     old, new = fx.article(1), fx.updated(fx.article(1), 1)
     run_id, recheck = stored(migrated_db, old)
 
-    counts = repository.apply_rechecks(migrated_db, run_id, [recheck], [page(new)])
+    with transaction(migrated_db) as session:
+        counts = revisions.apply_rechecks(session, run_id, [(recheck, page(new))])
 
     assert counts.revised == 1
-    assert revisions(migrated_db) == [(content_hash(old), old)]
+    assert revision_rows(migrated_db) == [(content_hash(old), old)]
     with transaction(migrated_db) as session:
         (article,) = session.scalars(select(Article)).all()
         assert (article.text, article.content_hash) == (new, content_hash(new))
@@ -80,10 +84,11 @@ def test_apply_rechecks_without_a_new_text_changes_nothing(migrated_db: str, out
         "gone": page(None, "http_404"),
     }[outcome]
 
-    counts = repository.apply_rechecks(migrated_db, run_id, [recheck], [again])
+    with transaction(migrated_db) as session:
+        counts = revisions.apply_rechecks(session, run_id, [(recheck, again)])
 
     assert counts.revised == 0 and counts.failed == (outcome == "gone")
-    assert revisions(migrated_db) == []
+    assert revision_rows(migrated_db) == []
     with transaction(migrated_db) as session:
         assert session.scalar(select(Article.content_hash)) == content_hash(text)
         assert session.scalar(select(func.count()).select_from(Fetch)) == 2
@@ -92,15 +97,17 @@ def test_apply_rechecks_without_a_new_text_changes_nothing(migrated_db: str, out
 def test_apply_rechecks_refuses_a_text_that_is_another_articles(migrated_db: str) -> None:
     other = fx.article(4)
     run_id, recheck = stored(migrated_db, fx.article(3))
-    repository.store_pages(
-        migrated_db,
-        run_id,
-        [PageResult(page(other).fetch, FeedItem("https://x/2", "https://x/2"), _moved(other))],
-    )
+    with transaction(migrated_db) as session:
+        articles.store_pages(
+            session,
+            run_id,
+            [PageResult(page(other).fetch, FeedItem("https://x/2", "https://x/2"), _moved(other))],
+        )
 
-    counts = repository.apply_rechecks(migrated_db, run_id, [recheck], [page(other)])
+    with transaction(migrated_db) as session:
+        counts = revisions.apply_rechecks(session, run_id, [(recheck, page(other))])
 
-    assert counts.revised == 0 and revisions(migrated_db) == []
+    assert counts.revised == 0 and revision_rows(migrated_db) == []
 
 
 def _moved(text: str) -> ExtractedArticle:
@@ -119,7 +126,8 @@ def test_a_page_removed_at_recheck_is_marked_gone_and_not_checked_again(
         fetch=replace(page(None).fetch, reason=f"http_{status}", status_code=status),
     )
 
-    counts = repository.apply_rechecks(migrated_db, run_id, [recheck], [removed])
+    with transaction(migrated_db) as session:
+        counts = revisions.apply_rechecks(session, run_id, [(recheck, removed)])
 
     assert (counts.failed, counts.revised) == (1, 0)
     with transaction(migrated_db) as session:
@@ -127,22 +135,27 @@ def test_a_page_removed_at_recheck_is_marked_gone_and_not_checked_again(
         assert (article.gone_at is not None) is gone
         assert article.text == fx.article(6)  # the text is kept
     later = datetime.now(UTC) + timedelta(hours=1)
-    due = repository.articles_to_recheck(migrated_db, "news", later - timedelta(1), later, 10)
+    with transaction(migrated_db) as session:
+        due = revisions.articles_to_recheck(session, "news", later - timedelta(1), later, 10)
     assert [r.article_id for r in due] == ([] if gone else [recheck.article_id])
 
 
 def test_articles_to_recheck_respects_window_and_interval(migrated_db: str) -> None:
     run_id, recheck = stored(migrated_db, fx.article(5))
     now = datetime.now(UTC)
-    repository.apply_rechecks(migrated_db, run_id, [recheck], [page(None, "not_modified")])
+    with transaction(migrated_db) as session:
+        revisions.apply_rechecks(session, run_id, [(recheck, page(None, "not_modified"))])
 
-    just_checked = repository.articles_to_recheck(migrated_db, "news", now - timedelta(1), now, 10)
-    too_old = repository.articles_to_recheck(
-        migrated_db, "news", now + timedelta(minutes=1), now + timedelta(hours=1), 10
-    )
-    due = repository.articles_to_recheck(
-        migrated_db, "news", now - timedelta(1), now + timedelta(hours=1), 10
-    )
+    with transaction(migrated_db) as session:
+        just_checked = revisions.articles_to_recheck(session, "news", now - timedelta(1), now, 10)
+    with transaction(migrated_db) as session:
+        too_old = revisions.articles_to_recheck(
+            session, "news", now + timedelta(minutes=1), now + timedelta(hours=1), 10
+        )
+    with transaction(migrated_db) as session:
+        due = revisions.articles_to_recheck(
+            session, "news", now - timedelta(1), now + timedelta(hours=1), 10
+        )
 
     assert (just_checked, too_old, [r.article_id for r in due]) == ([], [], [recheck.article_id])
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
-from flows.steps import process_is_dead, process_started_at
-from storage import repository
+from flows.runtime import process_is_dead, process_started_at
+from storage import runs
 from storage.engine import transaction
 from storage.models import IngestRun
 
@@ -67,23 +67,29 @@ def test_a_row_with_this_process_pid_from_before_it_started_is_dead() -> None:
 
 def test_close_dead_runs_marks_a_run_whose_pid_was_reused(migrated_db: str) -> None:
     host = socket.gethostname()
-    old = repository.start_run(migrated_db, "wire", "a", host, os.getppid())
+    with transaction(migrated_db) as session:
+        old = runs.start_run(session, "wire", "a", host, os.getppid())
     with transaction(migrated_db) as session:  # the run started before the pid's process did
         session.execute(
             update(IngestRun)
             .where(IngestRun.id == old)
             .values(started_at=datetime(2000, 1, 1, tzinfo=UTC))
         )
-    assert repository.close_dead_runs(migrated_db, "wire", is_dead) == 1
+    with transaction(migrated_db) as session:
+        assert runs.close_dead_runs(session, "wire", is_dead) == 1
     assert statuses(migrated_db) == {old: "crashed"}
 
 
 def test_close_dead_runs_marks_only_dead_running_rows(migrated_db: str) -> None:
     host = socket.gethostname()
-    killed = repository.start_run(migrated_db, "wire", "a", host, dead_pid())
-    alive = repository.start_run(migrated_db, "wire", "b", host, os.getppid())
-    other = repository.start_run(migrated_db, "other", "c", host, dead_pid())
-    silent = repository.start_run(migrated_db, "wire", "d", "elsewhere", 1)
+    with transaction(migrated_db) as session:
+        killed = runs.start_run(session, "wire", "a", host, dead_pid())
+    with transaction(migrated_db) as session:
+        alive = runs.start_run(session, "wire", "b", host, os.getppid())
+    with transaction(migrated_db) as session:
+        other = runs.start_run(session, "other", "c", host, dead_pid())
+    with transaction(migrated_db) as session:
+        silent = runs.start_run(session, "wire", "d", "elsewhere", 1)
     with transaction(migrated_db) as session:
         session.execute(
             update(IngestRun)
@@ -91,7 +97,8 @@ def test_close_dead_runs_marks_only_dead_running_rows(migrated_db: str) -> None:
             .values(heartbeat_at=datetime.now(UTC) - 2 * STALE)
         )
 
-    closed = repository.close_dead_runs(migrated_db, "wire", is_dead)
+    with transaction(migrated_db) as session:
+        closed = runs.close_dead_runs(session, "wire", is_dead)
 
     assert closed == 2
     assert statuses(migrated_db) == {
@@ -100,4 +107,5 @@ def test_close_dead_runs_marks_only_dead_running_rows(migrated_db: str) -> None:
         other: "running",  # another source: closed by that source's next run
         silent: "crashed",
     }
-    assert repository.close_dead_runs(migrated_db, "wire", is_dead) == 0
+    with transaction(migrated_db) as session:
+        assert runs.close_dead_runs(session, "wire", is_dead) == 0

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, event, select, text
 
-from storage import repository
+from storage import articles, revisions, runs
 from storage.engine import get_engine, transaction
 from storage.migrate import MIGRATIONS, upgrade
 from storage.models import Article
@@ -28,7 +28,7 @@ from storage.search import (
     language_code,
     search,
 )
-from tasks.extract import content_hash
+from tasks.extract.extract import content_hash
 from tasks.records import ExtractedArticle, FeedItem, FetchOutcome, PageResult, Recheck
 
 NEWSFLOW = Path(sys.executable).with_name("newsflow")
@@ -85,9 +85,11 @@ def page(article: ExtractedArticle) -> PageResult:
     return PageResult(fetch=fetch, item=FeedItem(article.url, article.url), article=article)
 
 
-def store(db_url: str, source: str, *articles: ExtractedArticle) -> None:
-    run_id = repository.start_run(db_url, source, None)
-    repository.store_pages(db_url, run_id, [page(a) for a in articles])
+def store(db_url: str, source: str, *stored: ExtractedArticle) -> None:
+    with transaction(db_url) as session:
+        run_id = runs.start_run(session, source, None)
+    with transaction(db_url) as session:
+        articles.store_pages(session, run_id, [page(a) for a in stored])
 
 
 def filler(db_url: str, n: int = 6) -> None:
@@ -195,10 +197,12 @@ def test_search_follows_updates_and_deletes(news: str) -> None:
     body = f"{FILLER} The hovercraft left at noon."
     fetch = FetchOutcome(url=url, kind="page", reason="ok", started_at=datetime.now(UTC))
     revised = PageResult(fetch, FeedItem(url, url), art(url, body, "Hovercraft timetable"))
-    run_id = repository.start_run(news, "harbour-news", None)
+    with transaction(news) as session:
+        run_id = runs.start_run(session, "harbour-news", None)
     recheck = Recheck(article_id(news, url), url)
 
-    assert repository.apply_rechecks(news, run_id, [recheck], [revised]).revised == 1
+    with transaction(news) as session:
+        assert revisions.apply_rechecks(session, run_id, [(recheck, revised)]).revised == 1
     assert url not in {h.url for h in search(news, "ferry")}
     assert [h.url for h in search(news, "hovercraft")] == [url]
 

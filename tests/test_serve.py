@@ -21,8 +21,8 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from tasks.dedup.urls import canonicalize_url
 from tasks.sources import load_sources
-from tasks.urls import canonicalize_url
 from tests.loopback import LoopbackServer, Route, corpus_pages, rss_feed, serve_pages
 
 pytestmark = pytest.mark.slow

@@ -1,8 +1,8 @@
-"""Restoring paragraphs of an article split into sibling blocks (tasks.siblings)."""
+"""Restoring paragraphs of an article split into sibling blocks (tasks.extract.siblings)."""
 
 from __future__ import annotations
 
-from tasks.siblings import restore
+from tasks.extract.siblings import restore
 
 P = [
     f"Paragraph {n} of the harbour story tells how the old pier was rebuilt by the town's "

@@ -14,14 +14,15 @@ from urllib.parse import urljoin
 import pytest
 from lxml import etree
 
-from tasks.discover import detect_kind, parse_document, read_feeds
-from tasks.feeds import FeedParseError
-from tasks.fetch import FetchConfig, fetch_pages
-from tasks.netguard import NetworkPolicy
+from tasks.dedup.urls import canonicalize_url
+from tasks.discover.discover import detect_kind, parse_document, read_feeds
+from tasks.discover.feeds import FeedParseError
+from tasks.discover.sitemaps import SitemapError, gunzip, parse_sitemap
+from tasks.discover.urllists import parse_url_list, read_local
+from tasks.fetch.fetch import FetchConfig
+from tasks.fetch.netguard import NetworkPolicy
+from tasks.fetch.polite import fetch_pages
 from tasks.records import FetchOutcome
-from tasks.sitemaps import SitemapError, gunzip, parse_sitemap
-from tasks.urllists import parse_url_list, read_local
-from tasks.urls import canonicalize_url
 from tests.loopback import LoopbackServer, Route
 from tests.test_discover import corpus_params
 

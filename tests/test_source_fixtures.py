@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.recording import EXPECTED, is_recording, replay
+from tasks.authoring.recording import EXPECTED, is_recording, replay
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 RECORDINGS = sorted(p for p in FIXTURES.iterdir() if is_recording(p)) if FIXTURES.is_dir() else []

@@ -17,7 +17,7 @@ from warcio.warcwriter import WARCWriter
 
 from storage.engine import transaction
 from storage.models import Article, ArticleAuthor, Author, FeedItemRow, Fetch, IngestRun
-from tasks.urls import canonicalize_url
+from tasks.dedup.urls import canonicalize_url
 from tests.loopback import LoopbackServer, Route, corpus_pages, serve_pages
 
 PAGES = [

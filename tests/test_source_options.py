@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from storage import repository
+from storage import articles, feeds, runs
 from storage.engine import transaction
 from storage.models import FeedItemRow
-from tasks.extract import PageInput, extract_page
-from tasks.fallbacks import with_feed_fallbacks
-from tasks.fetch import FetchConfig, fetch_pages
-from tasks.netguard import NetworkPolicy
+from tasks.discover.fallbacks import with_feed_fallbacks
+from tasks.extract.extract import PageInput, extract_page
+from tasks.fetch.fetch import FetchConfig
+from tasks.fetch.netguard import NetworkPolicy
+from tasks.fetch.polite import fetch_pages
 from tasks.records import ExtractedArticle, ExtractOptions, FeedItem
 from tasks.sources import SourceConfig, SourcesError, parse_sources
 from tests.loopback import LoopbackServer
@@ -174,14 +175,17 @@ def test_with_feed_fallbacks_nothing_anywhere_leaves_sources_null() -> None:
 
 
 def test_record_feed_items_upserts_one_row_per_canonical_url(migrated_db: str) -> None:
-    run_id = repository.start_run(migrated_db, "opts", None)
+    with transaction(migrated_db) as session:
+        run_id = runs.start_run(session, "opts", None)
     first = FeedItem("https://x.test/a?utm_source=f", "https://x.test/a", title="One", guid="g1")
     later = FeedItem("https://x.test/a", "https://x.test/a", title="One (updated)", guid="g1")
 
-    repository.record_feed_items(migrated_db, run_id, [first])
+    with transaction(migrated_db) as session:
+        feeds.record_feed_items(session, run_id, [first])
     with transaction(migrated_db) as session:
         seen = session.scalars(select(FeedItemRow)).one().first_seen_at
-    repository.record_feed_items(migrated_db, run_id, [later])
+    with transaction(migrated_db) as session:
+        feeds.record_feed_items(session, run_id, [later])
 
     with transaction(migrated_db) as session:
         row = session.scalars(select(FeedItemRow)).one()
@@ -192,14 +196,15 @@ def test_record_feed_items_upserts_one_row_per_canonical_url(migrated_db: str) -
 def test_record_feed_items_links_a_url_already_stored(migrated_db: str) -> None:
     from tests.test_storage import article, page
 
-    run_id = repository.start_run(migrated_db, "opts", None)
-    repository.store_pages(
-        migrated_db, run_id, [page("https://x.test/b", article("https://x.test/b"))]
-    )
+    with transaction(migrated_db) as session:
+        run_id = runs.start_run(session, "opts", None)
+    with transaction(migrated_db) as session:
+        articles.store_pages(
+            session, run_id, [page("https://x.test/b", article("https://x.test/b"))]
+        )
 
-    repository.record_feed_items(
-        migrated_db, run_id, [FeedItem("https://x.test/b", "https://x.test/b")]
-    )
+    with transaction(migrated_db) as session:
+        feeds.record_feed_items(session, run_id, [FeedItem("https://x.test/b", "https://x.test/b")])
 
     with transaction(migrated_db) as session:
         assert session.scalars(select(FeedItemRow.article_id)).one() is not None

@@ -13,7 +13,7 @@ from typer.testing import CliRunner, Result
 from flows.cli import app
 from storage.engine import transaction
 from storage.models import Article
-from storage.repository import finish_run, start_run
+from storage.runs import finish_run, start_run
 from tasks.records import RunCounts
 from tasks.sources import load_sources, parse_sources
 from tests.loopback import LoopbackServer, Route, rss_feed
@@ -200,11 +200,11 @@ def test_sources_discover_exits_1_without_a_feed(env: Path, server: LoopbackServ
 
 def _activity(db_url: str) -> None:
     """Two runs of ``example-news`` (the later one failed) and one stored article."""
-    first = start_run(db_url, "example-news", None)
-    finish_run(db_url, first, RunCounts(feed_items=3, fetched=3, new=1), "completed")
-    second = start_run(db_url, "example-news", None)
-    finish_run(db_url, second, RunCounts(feed_items=2, fetched=2, failed=2), "failed")
     with transaction(db_url) as session:
+        first = start_run(session, "example-news", None)
+        finish_run(session, first, RunCounts(feed_items=3, fetched=3, new=1), "completed")
+        second = start_run(session, "example-news", None)
+        finish_run(session, second, RunCounts(feed_items=2, fetched=2, failed=2), "failed")
         session.add(
             Article(
                 source_id=1,

@@ -9,7 +9,7 @@ import pytest
 from alembic import command
 from sqlalchemy import func, inspect, select
 
-from storage import repository
+from storage import articles, runs
 from storage.engine import get_engine, transaction
 from storage.migrate import (
     SchemaOutdated,
@@ -21,7 +21,7 @@ from storage.migrate import (
     upgrade,
 )
 from storage.models import Article, ArticleAuthor, ArticleTag, ArticleURL, Author, Fetch, IngestRun
-from tasks.extract import content_hash
+from tasks.extract.extract import content_hash
 from tasks.records import ExtractedArticle, FeedItem, FetchOutcome, PageResult, RunCounts
 
 TEXT = "The council approved the new budget on Tuesday after a long debate. " * 10
@@ -90,11 +90,14 @@ def test_ensure_schema_refuses_to_migrate_postgresql_implicitly(pg_url: str) -> 
 
 
 def test_store_pages_is_idempotent(migrated_db: str) -> None:
-    run_id = repository.start_run(migrated_db, "example", "flow-1")
+    with transaction(migrated_db) as session:
+        run_id = runs.start_run(session, "example", "flow-1")
     batch = [page("https://example.com/a", article("https://example.com/a"))]
 
-    first = repository.store_pages(migrated_db, run_id, batch)
-    second = repository.store_pages(migrated_db, run_id, batch)
+    with transaction(migrated_db) as session:
+        first = articles.store_pages(session, run_id, batch)
+    with transaction(migrated_db) as session:
+        second = articles.store_pages(session, run_id, batch)
 
     assert (first.new, first.already_stored) == (1, 0)
     assert (second.new, second.already_stored) == (0, 1)
@@ -104,33 +107,39 @@ def test_store_pages_is_idempotent(migrated_db: str) -> None:
 
 
 def test_store_pages_links_same_text_under_another_url_as_duplicate(migrated_db: str) -> None:
-    run_id = repository.start_run(migrated_db, "example", None)
-    repository.store_pages(
-        migrated_db, run_id, [page("https://a.example/x", article("https://a.example/x"))]
-    )
+    with transaction(migrated_db) as session:
+        run_id = runs.start_run(session, "example", None)
+    with transaction(migrated_db) as session:
+        articles.store_pages(
+            session, run_id, [page("https://a.example/x", article("https://a.example/x"))]
+        )
 
-    counts = repository.store_pages(
-        migrated_db, run_id, [page("https://b.example/y", article("https://b.example/y"))]
-    )
+    with transaction(migrated_db) as session:
+        counts = articles.store_pages(
+            session, run_id, [page("https://b.example/y", article("https://b.example/y"))]
+        )
 
     assert (counts.new, counts.duplicates) == (0, 1)
     assert count(migrated_db, Article) == 1
-    assert repository.known_urls(migrated_db, ["https://b.example/y", "https://c.example/z"]) == {
-        "https://b.example/y"
-    }
+    with transaction(migrated_db) as session:
+        assert articles.known_urls(session, ["https://b.example/y", "https://c.example/z"]) == {
+            "https://b.example/y"
+        }
 
 
 def test_store_pages_shares_authors_and_tags_between_articles(migrated_db: str) -> None:
-    run_id = repository.start_run(migrated_db, "example", None)
+    with transaction(migrated_db) as session:
+        run_id = runs.start_run(session, "example", None)
     other = "Another story entirely, about the harbour and its new ferry timetable. " * 10
-    repository.store_pages(
-        migrated_db,
-        run_id,
-        [
-            page("https://example.com/1", article("https://example.com/1")),
-            page("https://example.com/2", article("https://example.com/2", text=other)),
-        ],
-    )
+    with transaction(migrated_db) as session:
+        articles.store_pages(
+            session,
+            run_id,
+            [
+                page("https://example.com/1", article("https://example.com/1")),
+                page("https://example.com/2", article("https://example.com/2", text=other)),
+            ],
+        )
     assert count(migrated_db, Article) == 2
     assert count(migrated_db, Author) == 2
     assert count(migrated_db, ArticleAuthor) == 4
@@ -145,10 +154,12 @@ def test_store_pages_shares_authors_and_tags_between_articles(migrated_db: str) 
 
 
 def test_store_pages_records_failures_without_articles(migrated_db: str) -> None:
-    run_id = repository.start_run(migrated_db, "example", None)
-    counts = repository.store_pages(
-        migrated_db, run_id, [page("https://example.com/missing", None, reason="http_404")]
-    )
+    with transaction(migrated_db) as session:
+        run_id = runs.start_run(session, "example", None)
+    with transaction(migrated_db) as session:
+        counts = articles.store_pages(
+            session, run_id, [page("https://example.com/missing", None, reason="http_404")]
+        )
     assert counts.failed == 1
     assert count(migrated_db, Article) == 0
     with transaction(migrated_db) as session:
@@ -156,13 +167,14 @@ def test_store_pages_records_failures_without_articles(migrated_db: str) -> None
 
 
 def test_store_pages_writes_nothing_when_the_batch_fails(migrated_db: str) -> None:
-    run_id = repository.start_run(migrated_db, "example", None)
+    with transaction(migrated_db) as session:
+        run_id = runs.start_run(session, "example", None)
     good = page("https://example.com/good", article("https://example.com/good"))
     naive_date = datetime(2026, 1, 1)  # noqa: DTZ001 - the fault under test
     naive = article("https://example.com/bad", text="other " * 40, published_at=naive_date)
 
-    with pytest.raises(Exception, match="naive datetime"):
-        repository.store_pages(migrated_db, run_id, [good, page("https://example.com/bad", naive)])
+    with pytest.raises(Exception, match="naive datetime"), transaction(migrated_db) as session:
+        articles.store_pages(session, run_id, [good, page("https://example.com/bad", naive)])
 
     assert count(migrated_db, Article) == 0
     assert count(migrated_db, Fetch) == 0
@@ -170,10 +182,12 @@ def test_store_pages_writes_nothing_when_the_batch_fails(migrated_db: str) -> No
 
 
 def test_finish_run_records_counts_and_status(migrated_db: str) -> None:
-    run_id = repository.start_run(migrated_db, "example", "00000000-0000-0000-0000-000000000001")
-    repository.finish_run(
-        migrated_db, run_id, RunCounts(feed_items=5, fetched=4, new=3, failed=1), "completed"
-    )
+    with transaction(migrated_db) as session:
+        run_id = runs.start_run(session, "example", "00000000-0000-0000-0000-000000000001")
+    with transaction(migrated_db) as session:
+        runs.finish_run(
+            session, run_id, RunCounts(feed_items=5, fetched=4, new=3, failed=1), "completed"
+        )
     with transaction(migrated_db) as session:
         run = session.get_one(IngestRun, run_id)
         assert (run.status, run.feed_items, run.new, run.failed) == ("completed", 5, 3, 1)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks.extract import PageInput, extract_page
-from tasks.workers import ExtractionPool, PoolLimits, extract_many, resident_bytes
+from tasks.extract.extract import PageInput, extract_page
+from tasks.extract.workers import ExtractionPool, PoolLimits, extract_many, resident_bytes
 from tests.worker_faults import (
     CRASH_MARK,
     WAIT_MARK,
@@ -72,6 +72,28 @@ def test_pool_slow_page_killed_at_deadline_others_extracted(
     assert results[1].reason == "extract_timeout"
     assert results[1].article is None
     assert [results[i].reason for i in (0, 2, 3)] == ["ok", "ok", "ok"]
+
+
+def tiny_paragraphs(count: int) -> PageInput:
+    """A page of ``count`` one-letter paragraphs: 600,000 of them (4.8 MB) take a worker past
+    500 MB within seconds, long before a 60 s deadline."""
+    body = b"<p>a</p>" * count
+    return PageInput(
+        "http://news.test/tiny", b"<html><body><article>" + body + b"</article></body></html>"
+    )
+
+
+def test_pool_worker_past_its_memory_limit_is_killed_mid_page(
+    make_pool: type[ExtractionPool],
+) -> None:
+    limits = PoolLimits(timeout=60.0, max_html_bytes=10_000_000, max_rss_mb=300)
+    pool = make_pool(1, limits)
+    pages = [article_page(1), tiny_paragraphs(600_000), article_page(2)]
+    results = pool.map(pages)
+
+    assert [r.reason for r in results] == ["ok", "extract_memory", "ok"]
+    assert "> 300 MB" in (results[1].detail or "")
+    assert len(pool.started_pids) == 2  # the killed worker was replaced; the run went on
 
 
 def test_pool_killed_worker_is_replaced(make_pool: type[ExtractionPool]) -> None:
@@ -179,11 +201,11 @@ def test_pool_replaces_a_worker_that_died_while_idle(make_pool: type[ExtractionP
     assert len(pool.started_pids) == 2
 
 
-def test_pool_detects_languages_in_the_parent_not_in_workers(
+def test_pool_detects_languages_without_loading_py3langid(
     make_pool: type[ExtractionPool],
 ) -> None:
-    """Workers never load py3langid's 70 MB model; the pool detects each article's language in
-    the parent, so its results equal inline extraction's."""
+    """A worker detects the body's language with pycld2; py3langid's 70 MB model stays unloaded
+    while pycld2 is sure, and the pool's results equal inline extraction's."""
     text = (
         "The city council voted on Tuesday to expand the bus network to the northern suburbs, "
         "after months of debate about the cost of new routes and the drivers it would need. "

@@ -8,7 +8,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from tasks.extract import ExtractionResult, PageInput, extract_page
+from tasks.extract.extract import PageInput, extract_page
+from tasks.records import ExtractionResult
 
 CRASH_MARK = b"<!-- crash the worker -->"
 
@@ -41,7 +42,7 @@ def wait_on_mark(page: PageInput) -> ExtractionResult:
 def report_language_model(page: PageInput) -> ExtractionResult:
     """``extract_page``, its ``detail`` saying whether py3langid's model is loaded in this
     (worker) process."""
-    from tasks.metadata import _identifier
+    from tasks.extract.metadata import _identifier
 
     result = extract_page(page)
     return replace(result, detail=f"model loaded: {_identifier.cache_info().currsize > 0}")

@@ -1,0 +1,1 @@
+"""The feed author's tools: `sources try`, `sources discover`, `sources record`."""

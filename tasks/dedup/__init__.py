@@ -1,0 +1,1 @@
+"""Dedup: canonical URLs, content hashes, MinHash, per-source boilerplate lines."""

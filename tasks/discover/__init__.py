@@ -1,0 +1,1 @@
+"""Discovery: what a source's documents list (feeds, sitemaps, URL lists, WARC archives)."""

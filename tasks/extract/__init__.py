@@ -1,0 +1,1 @@
+"""Extraction: trafilatura plus normalization, in a killable process pool."""

@@ -1,0 +1,1 @@
+"""Fetching: one polite, guarded HTTP layer (limits, robots.txt, per-host state, encodings)."""

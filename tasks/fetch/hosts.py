@@ -1,0 +1,147 @@
+"""Per-host state for one run: politeness (one request at a time, a delay between requests,
+claimed without sleeping), a circuit breaker for hosts that keep failing, the host's robots.txt
+rules, its kept-alive HTTP session and the run's address checks."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from tasks.fetch.netguard import CheckedHosts, NetworkPolicy
+
+if TYPE_CHECKING:
+    import requests
+
+    from tasks.fetch.robots import Robots
+    from tasks.records import FetchOutcome, RobotsRecord
+
+# Outcomes that count against a host (the server or the path to it is failing, or throttling).
+HOST_FAILURES = frozenset({"conn_error", "timeout", "dns_error", "tls_error", "http_429"})
+
+
+def host_key(url: str) -> str:
+    """``scheme://host[:port]``: the unit of politeness, robots.txt and circuit breaking."""
+    try:
+        parts = urlsplit(url)
+        return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+    except ValueError:
+        return ""
+
+
+@dataclass
+class HostState:
+    busy: bool = False  # a request (with its redirects) is running
+    next_allowed: float = 0.0  # time.monotonic() before which no request may start
+    failures: int = 0  # consecutive failed fetches (after retries)
+    skipped: str | None = None  # why the host is skipped for the rest of the run
+    robots: Robots | None = None
+    crawl_delay: float = 0.0
+    session: requests.Session | None = None  # kept alive for the run (connections reused)
+
+
+@dataclass
+class HostRegistry:
+    """Hosts seen in one run. Thread-safe; shared by every batch of the run in this process
+    (``flows/runtime.py:registry_for`` holds one per run).
+
+    A fetching thread :meth:`claim`\\ s a host, which never sleeps: a host that is busy or whose
+    next slot is in the future answers how long to wait, and the thread takes another host.
+    :meth:`release` sets the host's next slot and wakes the threads waiting on :attr:`changed`.
+    """
+
+    max_failures: int = 5
+    changed: threading.Condition = field(default_factory=threading.Condition)
+    _hosts: dict[str, HostState] = field(default_factory=dict)
+    _fresh: list[RobotsRecord] = field(default_factory=list)  # fetched this run, to be saved
+    _checks: dict[NetworkPolicy, CheckedHosts] = field(default_factory=dict)
+
+    def host(self, key: str) -> HostState:
+        with self.changed:
+            return self._hosts.setdefault(key, HostState())
+
+    def claim(self, key: str) -> float:
+        """Take the host for one request when it is free and its slot has come (0.0); else the
+        seconds until its slot (``inf`` while another thread holds it)."""
+        with self.changed:
+            state = self._hosts.setdefault(key, HostState())
+            if state.busy:
+                return math.inf
+            wait = state.next_allowed - time.monotonic()
+            if wait > 0:
+                return wait
+            state.busy = True
+            return 0.0
+
+    def release(self, key: str, pause: float | None) -> None:
+        """Give the host back: its next request no sooner than ``pause`` seconds from now
+        (``None``: no request was sent, the slot stays as it was)."""
+        with self.changed:
+            state = self._hosts.setdefault(key, HostState())
+            state.busy = False
+            if pause is not None:
+                state.next_allowed = max(state.next_allowed, time.monotonic() + pause)
+            self.changed.notify_all()
+
+    def session(self, key: str, make: Callable[[], requests.Session]) -> requests.Session:
+        """The host's session (made on first use; only the thread holding the host uses it)."""
+        state = self.host(key)
+        if state.session is None:
+            state.session = make()
+        return state.session
+
+    def checks(self, policy: NetworkPolicy) -> CheckedHosts:
+        """The run's address checks under ``policy``: each host resolved and checked once."""
+        with self.changed:
+            return self._checks.setdefault(policy, CheckedHosts(policy))
+
+    def record(self, key: str, outcome: FetchOutcome) -> None:
+        """Count the outcome against the host; trip the breaker after too many failures."""
+        state = self.host(key)
+        if outcome.defer_host:
+            self.skip(key, f"deferred to the next run: {outcome.detail}")
+        elif outcome.reason in HOST_FAILURES or outcome.reason.startswith("http_5"):
+            state.failures += 1
+            if state.failures >= self.max_failures and state.skipped is None:
+                self.skip(key, f"{state.failures} consecutive failures, last {outcome.reason}")
+        elif outcome.status_code is not None:
+            state.failures = 0
+
+    def skip(self, key: str, why: str) -> None:
+        state = self.host(key)
+        if state.skipped is None:
+            state.skipped = why
+
+    def unknown_robots(self, keys: Iterable[str]) -> list[str]:
+        """The hosts among ``keys`` whose robots.txt this run has not read yet."""
+        return sorted({key for key in keys if self.host(key).robots is None})
+
+    def prime_robots(self, known: dict[str, Robots]) -> None:
+        """Rules read from the cross-run cache: these hosts' robots.txt is not fetched again."""
+        for key, robots in known.items():
+            state = self.host(key)
+            if state.robots is None:
+                state.robots, state.crawl_delay = robots, robots.crawl_delay()
+
+    def learned_robots(self, record: RobotsRecord) -> None:
+        with self.changed:
+            self._fresh.append(record)
+
+    def take_fresh_robots(self) -> list[RobotsRecord]:
+        """The robots.txt answers fetched since the last call, for the cross-run cache."""
+        with self.changed:
+            fresh, self._fresh = self._fresh, []
+        return fresh
+
+    def close(self) -> None:
+        """Close the hosts' sessions (their kept-alive connections)."""
+        with self.changed:
+            sessions = [s.session for s in self._hosts.values() if s.session is not None]
+            for state in self._hosts.values():
+                state.session = None
+        for session in sessions:
+            session.close()
