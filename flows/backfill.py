@@ -17,10 +17,11 @@ from flows.ingest import batches, submit_work, summarize
 from flows.runner import Handle, PrefectRunner, Runner
 from flows.settings import Settings
 from flows.summary import SourceReport
-from storage import articles
-from storage.engine import snapshot
+from storage import articles, feeds
+from storage.engine import snapshot, transaction
 from storage.migrate import ensure_schema
-from tasks.discover.warc import WarcEntry, as_items, read_entries, scan_warc
+from tasks.discover.discover import BACKFILL_DOCUMENTS
+from tasks.discover.warc import WarcEntry, WarcScan, as_items, read_entries, scan_warc
 from tasks.records import FetchedPage, RunCounts
 from tasks.sources import SourceConfig, load_sources
 
@@ -44,14 +45,20 @@ def scan_warcs(
 ) -> steps.Discovery:
     """List the archives' HTML responses (first copy of a URL wins), minus those stored."""
     entries: dict[str, WarcEntry] = {}
-    for path in paths:
-        for entry in scan_warc(path):
-            if source.wants(entry.url):
-                entries.setdefault(entry.canonical_url, entry)
+    scan = WarcScan()
+    for path in paths:  # a damaged archive costs its damaged stretches, not the others
+        scan_warc(path, scan)
+    for entry in scan.entries:
+        if source.wants(entry.url):
+            entries.setdefault(entry.canonical_url, entry)
+    with transaction(settings.database_url) as session:
+        feeds.record_fetches(session, run_id, scan.problems)
     with snapshot(settings.database_url) as session:
         known = articles.known_urls(session, list(entries))
     todo = [e for url, e in entries.items() if url not in known]
-    found = steps.Discovery(source.name, run_id, feeds_ok=len(paths))
+    unreadable = {p.url for p in scan.problems if p.reason == "warc_error"}
+    found = steps.Discovery(source.name, run_id, feeds_ok=len(set(paths) - unreadable))
+    found.feed_errors = [f"{p.url}: {p.reason} ({p.detail})" for p in scan.problems]
     found.counts.feed_items, found.counts.already_stored = len(entries), len(entries) - len(todo)
     found.warc = todo
     progress.discovered(source.name, len(todo))
@@ -77,7 +84,13 @@ def discover_sitemap(
 ) -> steps.Discovery:
     """Walk the sitemap (index) unconditionally, then drop the URLs already stored."""
     read = steps.discover_items(
-        settings, source, run_id, run_key, settings.backfill_max_items, conditional=False
+        settings,
+        source,
+        run_id,
+        run_key,
+        settings.backfill_max_items,
+        conditional=False,
+        max_documents=BACKFILL_DOCUMENTS,
     )
     items = read.items
     with snapshot(settings.database_url) as session:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from types import TracebackType
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -34,7 +35,7 @@ class ProgressBars:
             transient=False,
         )
         self._tasks: dict[str, TaskID] = {
-            name: self._progress.add_task(name, total=None) for name in sources
+            name: self._progress.add_task(escape(name), total=None) for name in sources
         }
         self._lock = threading.Lock()
 
@@ -68,7 +69,7 @@ def summary_table(reports: Sequence[SourceReport]) -> Table:
     for report in reports:
         style = "green" if report.status == "completed" else "red"
         values = [str(getattr(report.counts, column)) for column in COLUMNS]
-        table.add_row(report.source, f"[{style}]{report.status}[/]", *values)
+        table.add_row(escape(report.source), f"[{style}]{report.status}[/]", *values)
     return table
 
 

@@ -23,6 +23,7 @@ from prefect import State
 from prefect.client.schemas.objects import FlowRun
 
 from flows.settings import Settings
+from tasks.discover.isolate import IsolatedParser
 from tasks.extract.workers import ExtractionPool
 from tasks.fetch.hosts import HostRegistry
 
@@ -47,12 +48,31 @@ def extraction_pool(settings: Settings) -> ExtractionPool | None:
         return _pool
 
 
+_parser: IsolatedParser | None = None
+
+
+def document_parser(settings: Settings) -> IsolatedParser | None:
+    """This process's killable document parser, created on first use; none when extraction runs
+    inline (``extract_workers=0``, for debugging), so documents are parsed inline too."""
+    global _parser
+    if settings.extract_workers <= 0:
+        return None
+    with _pool_lock:
+        if _parser is None:
+            _parser = IsolatedParser()
+            atexit.register(_parser.close)
+        return _parser
+
+
 def shutdown_pool() -> None:
-    global _pool
+    global _pool, _parser
     with _pool_lock:
         if _pool is not None:
             _pool.shutdown()
             _pool = None
+        if _parser is not None:  # the document parser's helper process goes with the pool
+            _parser.close()
+            _parser = None
 
 
 _registries: dict[str, HostRegistry] = {}

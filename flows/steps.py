@@ -17,14 +17,19 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy.orm import Session
 
 from flows import progress, robotscache
-from flows.runtime import extraction_pool, process_is_dead, registry_for
+from flows.runtime import document_parser, extraction_pool, process_is_dead, registry_for
 from flows.settings import Settings
 from storage import articles, feeds, rawpages, revisions, runs
 from storage import boilerplate as boilerplate_store
 from storage.engine import snapshot, transaction
 from tasks.dedup import boilerplate
 from tasks.dedup.dedup import best_match
-from tasks.discover.discover import FeedsRead, conditional_headers, conditional_headers_for
+from tasks.discover.discover import (
+    MAX_DOCUMENTS,
+    FeedsRead,
+    conditional_headers,
+    conditional_headers_for,
+)
 from tasks.discover.fallbacks import complete_pages
 from tasks.discover.source import fetch_source_documents, read_source
 from tasks.discover.warc import WarcEntry
@@ -134,6 +139,7 @@ def discover_items(
     run_key: str,
     limit: int,
     conditional: bool = True,
+    max_documents: int = MAX_DOCUMENTS,
 ) -> FeedsRead:
     """Fetch and read the source's documents (child sitemaps fetched through the same polite
     layer), record the fetches and the items in one transaction; what was read (its ``states``
@@ -149,7 +155,17 @@ def discover_items(
     sent = {url: conditional_headers(states.get(url), now, revalidate) for url in urls}
     hosts = registry_for(run_key, config.host_max_failures)
     fetched = fetch_source_documents(source, config, hosts, sent)
-    read = read_source(source, fetched, limit, config, hosts, states, sent)
+    read = read_source(
+        source,
+        fetched,
+        limit,
+        config,
+        hosts,
+        states,
+        sent,
+        max_documents=max_documents,
+        parser=document_parser(settings),
+    )
     # The documents' new state is saved only when the run completes (finish_run): a run killed
     # or failed before its pages are stored must not make the next run skip them as unchanged.
     with transaction(settings.database_url) as session:

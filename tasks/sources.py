@@ -32,14 +32,28 @@ class SourcesError(Exception):
     """The sources file cannot be used; the message names the entry and the field."""
 
 
+# Longest interval between two runs: 30 days. A feed lists its latest 10-100 items, so a source
+# read less often than that misses most of what it published; rarer runs are ``enabled: false``
+# and a manual ``newsflow ingest``. (Prefect itself refuses intervals past about 10^13 s.)
+MAX_INTERVAL = 30 * 24 * 3600
+
+
 def _check_cron(expression: str) -> str:
+    """A cron expression ``newsflow serve`` and ``prefect deploy`` will accept: five fields,
+    and valid by Prefect's own schedule object (its croniter refuses ``LW``, ``5L``, ...),
+    which has its next run computable (``cronsim`` as a second opinion)."""
     from cronsim import CronSim, CronSimError
+    from prefect.client.schemas.schedules import CronSchedule
+    from pydantic import ValidationError
 
     fields = expression.split()
     if len(fields) != 5:
         raise ValueError(f"cron expression {expression!r} must have 5 fields")
     try:
+        CronSchedule(cron=expression, timezone="UTC")
         CronSim(expression, datetime(2026, 1, 1, tzinfo=UTC))
+    except ValidationError:
+        raise ValueError(f"invalid cron expression {expression!r} (Prefect refuses it)") from None
     except CronSimError as exc:
         raise ValueError(f"invalid cron expression {expression!r}: {exc}") from exc
     return expression
@@ -89,7 +103,7 @@ class SourceConfig(BaseModel):
     )
     kind: Kind = Field(default="auto", description="kind of the `feeds` documents")
     schedule: str | None = None
-    interval: int | None = Field(default=None, ge=60)
+    interval: int | None = Field(default=None, ge=60, le=MAX_INTERVAL, description="seconds")
     enabled: bool = True
     delay: float | None = Field(default=None, ge=0, description="politeness delay per host, s")
     max_items: int | None = Field(default=None, ge=1)

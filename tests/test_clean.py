@@ -96,3 +96,25 @@ def test_clean_body_on_syndicated_copy_drops_repeated_caption() -> None:
     caption = "Russian President Vladimir Putin spoke Wednesday. Kristina Kormilitsyna/via Reuters"
     text = f"{caption}\n{caption}\n\n{PARA}\n\nShare this with\n\n{PARA.upper()}"
     assert clean_body(text) == f"{caption}\n\n{PARA}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("Family \U0001f469\u200d\U0001f469\u200d\U0001f467 day", id="zwj-emoji"),
+        pytest.param("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", id="persian-zwnj"),
+        pytest.param("Red heart \u2764\ufe0f and text \u2764\ufe0e", id="variation-selectors"),
+        pytest.param("\u05e9\u05dc\u05d5\u05dd \u200fworld\u200e \u202bembedded\u202c", id="bidi"),
+        pytest.param("\u0915\u094d\u200d\u0937 and \u8fbb\U000e0100", id="zwj-devanagari-ivs"),
+    ],
+)
+def test_sanitize_keeps_joiners_variation_selectors_and_bidi_verbatim(text: str) -> None:
+    assert sanitize(text) == text
+
+
+def test_sanitize_strips_noncharacters_and_c1_controls() -> None:
+    assert sanitize("a\ufdd0b\ufffec\U0001fffed\U0010ffffe\x9bf\x7fg") == "abcdefg"
+
+
+def test_sanitize_keeps_tab_free_text_and_newlines() -> None:
+    assert sanitize("one\r\ntwo\n\n\nthree") == "one\ntwo\n\nthree"

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tasks.discover.discover import FeedParseError, ParsedFeed, parse_feed
+from tasks.discover.feeds import FeedParseError, ParsedFeed, parse_feed
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("NEWSFLOW_CORPUS", ROOT.parent / "shared" / "corpus"))

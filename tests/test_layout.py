@@ -32,9 +32,7 @@ PACKAGES = ("flows", "tasks", "storage")
 MAX_LINES = 400
 # Modules still over MAX_LINES, each waiting for its owner to split it. The lead empties this list;
 # never add to it.
-TOO_LONG = {
-    "tasks/discover/discover.py",  # the discover owner brings it under 400 lines
-}
+TOO_LONG: set[str] = set()
 
 
 def module_name(path: Path) -> str:

@@ -15,7 +15,8 @@ import pytest
 from lxml import etree
 
 from tasks.dedup.urls import canonicalize_url
-from tasks.discover.discover import FeedParseError, detect_kind, parse_document, read_feeds
+from tasks.discover.discover import detect_kind, parse_document, read_feeds
+from tasks.discover.feeds import FeedParseError
 from tasks.discover.sitemaps import SitemapError, gunzip, parse_sitemap
 from tasks.discover.urllists import parse_url_list, read_local
 from tasks.fetch.fetch import FetchConfig
@@ -271,7 +272,7 @@ def test_detect_kind_reads_the_root(body: bytes, kind: str) -> None:
 def test_parse_url_list_skips_comments_blanks_and_repeats() -> None:
     body = b"# news\nhttps://a.test/1\n\n  https://a.test/2  trailing note\n/rel\nftp://x\nhttps://a.test/1\n"
 
-    items = parse_url_list(body, "https://a.test/list.txt")
+    items = parse_url_list(body, "https://a.test/list.txt").items
 
     assert [i.url for i in items] == ["https://a.test/1", "https://a.test/2", "https://a.test/rel"]
     assert {i.feed_url for i in items} == {"https://a.test/list.txt"}

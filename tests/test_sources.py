@@ -158,3 +158,47 @@ def test_select_sources_no_names_gives_enabled_only(names: list[str] | None) -> 
 def test_select_sources_names_keep_given_order() -> None:
     sources = [source("a"), source("b"), source("c")]
     assert [s.name for s in select_sources(sources, ["c", "a"])] == ["c", "a"]
+
+
+@pytest.mark.parametrize(
+    ("schedule", "field"),
+    [
+        pytest.param({"interval": 10**20}, "interval", id="interval-1e20"),
+        pytest.param({"interval": 10**13}, "interval", id="interval-past-prefect"),
+        pytest.param({"interval": 31 * 24 * 3600}, "interval", id="interval-over-30-days"),
+        pytest.param({"schedule": "0 0 LW * *"}, "schedule", id="cron-LW"),
+        pytest.param({"schedule": "0 0 * * 5L"}, "schedule", id="cron-5L"),
+        pytest.param({"schedule": "0 0 L * 5#9"}, "schedule", id="cron-hash-9"),
+    ],
+)
+def test_parse_sources_schedule_prefect_refuses_is_rejected_naming_entry_and_field(
+    schedule: dict[str, Any], field: str
+) -> None:
+    entry = {"name": "odd", "feeds": ["https://news.example.test/rss"], **schedule}
+    with pytest.raises(SourcesError) as excinfo:
+        parse_sources({"sources": [GOOD, entry]})
+    assert f"entry 2 ('odd'), field {field}:" in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        {"interval": 60},
+        {"interval": 30 * 24 * 3600},
+        {"schedule": "*/15 * * * *"},
+        {"schedule": "0 6 L * *"},
+        {"schedule": "0 9 * * 1#2"},
+        {"schedule": "30 4 1,15 * mon-fri"},
+    ],
+)
+def test_parse_sources_accepted_schedule_is_one_prefect_builds(schedule: dict[str, Any]) -> None:
+    from prefect.deployments.schedules import create_deployment_schedule_create
+
+    from flows.serve import schedule_of
+
+    entry = {"name": "fine", "feeds": ["https://news.example.test/rss"], **schedule}
+    (_, parsed) = parse_sources({"sources": [GOOD, entry]})
+
+    created = create_deployment_schedule_create(schedule_of(parsed))  # as `newsflow serve` does
+
+    assert created.schedule is not None

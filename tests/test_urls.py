@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tasks.dedup.urls import canonicalize_url
-from tasks.discover.discover import parse_feed
+from tasks.discover.feeds import parse_feed
 
 # Real feeds whose links exercise query strings, redirect wrappers, FeedBurner paths and CDATA.
 REAL_FEEDS = [

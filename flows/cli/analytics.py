@@ -21,6 +21,7 @@ from typing import Annotated, Any, Protocol, TextIO
 import typer
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from flows.cli.common import date_option, fail, require_database, utc_day, when
@@ -116,7 +117,7 @@ def export(
     except OSError as exc:
         raise fail(str(exc), 1) from None
     where = str(output) if output is not None else "stdout"
-    err.print(f"exported {count} article(s) to {where}", highlight=False, soft_wrap=True)
+    err.print(escape(f"exported {count} article(s) to {where}"), highlight=False, soft_wrap=True)
 
 
 STATUS_STYLE = {"completed": "green", "running": "cyan"}
@@ -154,7 +155,7 @@ def stats() -> None:
         status = r.last_status or "-"
         style = STATUS_STYLE.get(status, "red" if r.last_status else "")
         table.add_row(
-            r.source,
+            escape(r.source),
             str(r.articles),
             str(r.duplicates),
             str(r.failures_7d),
@@ -165,7 +166,7 @@ def stats() -> None:
     console.print(table)
     for line in failure_lines(url):
         console.print(line, highlight=False, soft_wrap=True)
-    console.print(f"database: {redact_url(url)}", highlight=False, soft_wrap=True)
+    console.print(f"database: {escape(redact_url(url))}", highlight=False, soft_wrap=True)
 
 
 def failure_lines(url: str) -> list[str]:

@@ -40,5 +40,5 @@ def boilerplate(
     table.add_column("line")
     for row in rows:
         line = row.line if len(row.line) <= 200 else row.line[:199] + "…"
-        table.add_row(row.source, str(row.pages_seen), when(row.last_seen_at), Text(line))
+        table.add_row(Text(row.source), str(row.pages_seen), when(row.last_seen_at), Text(line))
     console.print(table)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from flows.cli.common import console
 from flows.settings import Settings, redact_url
@@ -22,7 +23,7 @@ def upgrade(revision: str = "head") -> None:
 
     url = Settings().database_url
     migrate(url, revision)
-    console.print(f"{redact_url(url)} at revision {current_revision(url)}", highlight=False)
+    console.print(f"{escape(redact_url(url))} at revision {current_revision(url)}", highlight=False)
 
 
 @app.command("current")
@@ -32,6 +33,6 @@ def current() -> None:
 
     url = Settings().database_url
     console.print(
-        f"database {redact_url(url)}: {current_revision(url)} (head: {head_revision()})",
+        f"database {escape(redact_url(url))}: {current_revision(url)} (head: {head_revision()})",
         soft_wrap=True,
     )

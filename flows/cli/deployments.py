@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from flows.cli.common import SourcesOption, console, fail, selected
 from flows.settings import Settings, apply_prefect_defaults
@@ -44,7 +45,12 @@ def write(
         sys.stdout.write(text)
         return
     output.write_text(text, encoding="utf-8")
-    console.print(f"wrote {len(chosen)} deployment(s) on pool {pool!r} to {output}")
+    where = escape(str(output))
+    console.print(
+        f"wrote {len(chosen)} deployment(s) on pool {escape(repr(pool))} to {where}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command("apply")
@@ -78,7 +84,9 @@ def apply(
     except (ServerUnavailable, DeploymentsError) as exc:
         raise fail(str(exc)) from None
     where = (workdir or Path.cwd()).resolve()
-    console.print(f"work pool {pool!r} {'created' if created else 'exists'} at {api_url}")
+    console.print(
+        f"work pool {escape(repr(pool))} {'created' if created else 'exists'} at {escape(api_url)}"
+    )
     status = deploy(render(chosen, pool, str(where)), where) if chosen else 0
     if status != 0:
         raise fail(f"prefect deploy exited with status {status}", 1)
@@ -87,9 +95,9 @@ def apply(
         zombies = ensure_zombie_automation(Settings().zombie_after_seconds)
     except DeploymentsError as exc:
         raise fail(str(exc)) from None
-    console.print(f"zombie-run automation: {zombies}")
+    console.print(f"zombie-run automation: {escape(str(zombies))}")
     console.print(
-        f"{len(chosen)} deployment(s) on pool {pool!r}"
-        + (f"; removed {', '.join(removed)}" if removed else ""),
+        f"{len(chosen)} deployment(s) on pool {escape(repr(pool))}"
+        + (f"; removed {escape(', '.join(removed))}" if removed else ""),
         highlight=False,
     )

@@ -58,7 +58,9 @@ def ingest(
 
     if may_be_offline(reports):
         console.print(f"[yellow]{OFFLINE_HINT}[/]", highlight=False, soft_wrap=True)
-    console.print(f"database: {redact_url(settings.database_url)}", highlight=False, soft_wrap=True)
+    console.print(
+        f"database: {escape(redact_url(settings.database_url))}", highlight=False, soft_wrap=True
+    )
     if all(r.status == "failed" for r in reports):
         raise typer.Exit(1)
 
@@ -156,5 +158,5 @@ def serve(sources: SourcesOption = None) -> None:
     except (ServerUnavailable, DeploymentsError) as exc:
         raise fail(str(exc)) from None
     prepare_database(Settings().database_url)
-    console.print(f"serving {len(chosen)} deployment(s) against {api_url}", highlight=False)
+    console.print(f"serving {len(chosen)} deployment(s) against {escape(api_url)}", highlight=False)
     serve_sources(chosen, path.resolve())

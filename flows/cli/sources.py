@@ -84,9 +84,9 @@ def sources_table(sources: list[SourceConfig], activity: dict[str, SourceActivit
             counts = (seen.feed_items, seen.fetched, seen.new, seen.failed, seen.articles)
             numbers = [DASH if n is None else str(n) for n in counts]
         table.add_row(
-            source.name,
+            escape(source.name),
             "\n".join(source.documents.values()),  # per document: feed, sitemap, urls or auto
-            "\n".join(source.documents),
+            escape("\n".join(source.documents)),
             _schedule(source),
             "yes" if source.enabled else "no",
             when(seen.last_run_at if seen else None),
@@ -106,7 +106,7 @@ def list_sources(sources: SourcesOption = None) -> None:
         err.print(f"{escape(problem)}: no runs to show", highlight=False, soft_wrap=True)
     orphans = sorted(set(activity) - {s.name for s in configured})
     if orphans:
-        console.print(f"in the database only: {', '.join(orphans)}", highlight=False)
+        console.print(f"in the database only: {escape(', '.join(orphans))}", highlight=False)
 
 
 def _items_table(probe: Probe, count: int) -> Table:
@@ -116,7 +116,9 @@ def _items_table(probe: Probe, count: int) -> Table:
     table.add_column("title", ratio=2, overflow="fold")
     table.add_column("link", ratio=3, overflow="fold")
     for number, item in enumerate(probe.items[:count], 1):
-        table.add_row(str(number), when(item.published_at), item.title or DASH, item.url)
+        table.add_row(
+            str(number), when(item.published_at), escape(item.title or DASH), escape(item.url)
+        )
     return table
 
 
@@ -127,12 +129,13 @@ def _pages_table(probe: Probe) -> Table:
     for page in probe.pages:
         article = page.article
         if article is None:
-            table.add_row(page.item.title or page.item.url, DASH, DASH, DASH, DASH, page.reason)
+            label = escape(page.item.title or page.item.url)
+            table.add_row(label, DASH, DASH, DASH, DASH, page.reason)
             continue
         table.add_row(
-            article.title or DASH,
+            escape(article.title or DASH),
             when(article.published_at, "%Y-%m-%d"),  # pages give days, often no time
-            ", ".join(article.authors) or DASH,
+            escape(", ".join(article.authors) or DASH),
             str(article.word_count),
             article.language or DASH,
             "ok",
@@ -143,7 +146,7 @@ def _pages_table(probe: Probe) -> Table:
 def print_probe(probe: Probe, items: int) -> None:
     for feed in probe.feeds:
         state = feed.reason if feed.reason != "ok" else f"ok, {feed.items} items"
-        console.print(f"feed {feed.url}: {escape(state)}", highlight=False, soft_wrap=True)
+        console.print(escape(f"feed {feed.url}: {state}"), highlight=False, soft_wrap=True)
     if probe.items:
         console.print(_items_table(probe, items))
     if probe.pages:
@@ -177,12 +180,12 @@ def try_source(
 
 
 def _candidates_table(report: SiteReport) -> Table:
-    table = Table(title=f"feeds and sitemaps of {report.url}")
+    table = Table(title=f"feeds and sitemaps of {escape(report.url)}")
     for column in ("kind", "found via", "url", "result", "entries"):
         table.add_column(column, overflow="fold")
     for c in report.candidates:
         entries = str(c.entries) if c.reason == "ok" else DASH
-        table.add_row(c.kind, c.via, c.final_url or c.url, c.reason, entries)
+        table.add_row(c.kind, c.via, escape(c.final_url or c.url), c.reason, entries)
     return table
 
 
@@ -202,7 +205,8 @@ def discover(
 
     report = discover_site(url, Settings().fetch_config())
     if report.home_reason != "ok":
-        err.print(f"home page {url}: {report.home_reason}", highlight=False, soft_wrap=True)
+        line = f"home page {url}: {report.home_reason}"
+        err.print(escape(line), highlight=False, soft_wrap=True)
     err.print(_candidates_table(report))
     if not report.usable("feed"):
         raise fail(f"no usable feed found at {url}", 1)
@@ -233,11 +237,12 @@ def record(
     except RecordingError as exc:
         raise fail(f"{source.name}: {exc}", 1) from None
     for feed in expected["feeds"]:
-        console.print(f"{feed['file']}: {len(feed['items'])} items", highlight=False)
+        console.print(f"{escape(feed['file'])}: {len(feed['items'])} items", highlight=False)
     for page in expected["pages"]:
         words = page.get("word_count", 0)
         summary = (
             f"{page.get('title')!r}, {words} words" if page["reason"] == "ok" else page["reason"]
         )
-        console.print(f"{page['file']}: {escape(summary)}", highlight=False)
-    console.print(f"recorded {source.name} in {target}", highlight=False, soft_wrap=True)
+        console.print(f"{escape(page['file'])}: {escape(summary)}", highlight=False)
+    done = f"recorded {source.name} in {target}"
+    console.print(escape(done), highlight=False, soft_wrap=True)

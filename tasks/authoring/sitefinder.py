@@ -13,7 +13,7 @@ from urllib.parse import urljoin
 import yaml
 
 from tasks.dedup.urls import canonicalize_url, site_domain
-from tasks.discover.discover import FeedParseError, parse_feed
+from tasks.discover.feeds import FeedParseError, parse_feed
 from tasks.discover.sitemaps import MAX_INFLATED, SitemapError, gunzip, parse_sitemap
 from tasks.fetch.encoding import decode_html
 from tasks.fetch.fetch import FetchConfig

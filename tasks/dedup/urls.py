@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import idna
@@ -34,6 +35,48 @@ TRACKING_PARAMS = frozenset(
 )
 TRACKING_PREFIXES = ("utm_", "at_", "pk_", "mtm_", "oly_", "vero_", "hsa_")
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# Longest URL kept, in UTF-8 bytes: the de facto limit of browsers and sitemaps.org (2,048), well
+# under PostgreSQL's btree row limit (about 2,700 bytes), which a unique index on a 6 KB URL hits.
+MAX_URL_BYTES = 2048
+_CONTROL = frozenset(chr(c) for c in (*range(0x20), 0x7F))  # NUL, CR, LF, ... in a URL
+
+
+class SkippedEntry(Exception):
+    """An entry of a document that is skipped; ``reason`` says why (counted in the document's
+    fetch row ``detail``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def skipped_note(skips: Mapping[str, int]) -> str | None:
+    """What a document's skipped entries were, for its fetch row: ``skipped 3 entries
+    (invalid_url: 2, url_too_long: 1)``."""
+    total = sum(skips.values())
+    if not total:
+        return None
+    reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(skips.items()))
+    return f"skipped {total} {'entry' if total == 1 else 'entries'} ({reasons})"
+
+
+def resolve_link(base: str, link: str) -> str:
+    """An entry's link resolved against its document's URL; :class:`SkippedEntry` when it is
+    not a URL (``invalid_url``: a broken IPv6 authority, a control character) or too long
+    (``url_too_long``)."""
+    link = link.strip()
+    if len(link.encode("utf-8", "replace")) > MAX_URL_BYTES:
+        raise SkippedEntry("url_too_long")
+    try:
+        absolute = urljoin(base, link) if base else link
+        urlsplit(absolute).port  # noqa: B018 - raises on a bad authority or port
+    except ValueError:
+        raise SkippedEntry("invalid_url") from None
+    if _CONTROL.intersection(absolute):
+        raise SkippedEntry("invalid_url")
+    if len(absolute.encode("utf-8", "replace")) > MAX_URL_BYTES:
+        raise SkippedEntry("url_too_long")
+    return absolute
 
 
 def _is_tracking(name: str) -> bool:
@@ -51,7 +94,8 @@ def canonicalize_url(url: str, base: str | None = None) -> str | None:
 
     Lower-cases scheme and host, drops default ports, userinfo-free hosts only, removes the
     fragment and tracking parameters (``utm_*``, ``fbclid``, ...), sorts the remaining query and
-    gives an empty path as ``/``. Meaningful parameters such as ``id=`` are kept.
+    gives an empty path as ``/``. Meaningful parameters such as ``id=`` are kept. A result over
+    ``MAX_URL_BYTES`` is ``None`` too.
     """
     text = (url or "").strip()
     if base:
@@ -75,7 +119,8 @@ def canonicalize_url(url: str, base: str | None = None) -> str | None:
     query = sorted(
         (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)
     )
-    return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query), ""))
+    canonical = urlunsplit((scheme, netloc, parts.path or "/", urlencode(query), ""))
+    return canonical if len(canonical.encode("utf-8", "replace")) <= MAX_URL_BYTES else None
 
 
 _SECOND_LEVEL = frozenset({"co", "com", "net", "org", "gov", "ac", "edu", "ne", "or", "go"})

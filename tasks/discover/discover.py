@@ -1,156 +1,42 @@
-"""Discovery: turn fetched documents into feed items. RSS 0.9x/1.0/2.0 and Atom are parsed here;
+"""Discovery: turn fetched documents into feed items. Feeds (``tasks/discover/feeds.py``),
 sitemaps (``tasks/discover/sitemaps.py``) and URL lists (``tasks/discover/urllists.py``) are
 dispatched to by the document's kind, detected from its bytes unless the source says which kind
 it is."""
 
 from __future__ import annotations
 
-import calendar
+import functools
 import hashlib
-import html
-import io
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
-from urllib.parse import urljoin
 
-import feedparser
-
-from tasks.dedup.urls import canonicalize_url
-from tasks.discover.sitemaps import SitemapError, gunzip, parse_sitemap
+from tasks.discover.feeds import FeedParseError, parse_feed
+from tasks.discover.isolate import IsolatedParser, ParseAborted
+from tasks.discover.sitemaps import MAX_INFLATED, SitemapError, gunzip, parse_sitemap
 from tasks.discover.urllists import is_local, looks_like_url_list, parse_url_list, read_local
-from tasks.discover.xmlsafe import without_entity_declarations
 from tasks.fetch.fetch import FetchConfig
 from tasks.fetch.hosts import HostRegistry
 from tasks.fetch.polite import fetch_pages
 from tasks.records import FeedItem, FeedState, FetchOutcome, Recheck
 
-_TAG = re.compile(r"<[^>]*>")
-MAX_TITLE = 500  # characters kept of a feed item's title
-MAX_SUMMARY = 2000  # characters kept of a feed item's summary
 MAX_DEPTH = 3  # sitemap index levels followed below a configured document
 FILTERED_READ = 10  # with a URL filter, up to this many times the item limit is read per document
+# Documents one source may fetch in one run, child sitemaps included: at the default 1 s delay per
+# host that is under two minutes; a live source needs a handful, a fan-out of 931 took 15 minutes.
+MAX_DOCUMENTS = 100
+BACKFILL_DOCUMENTS = 2_000  # ... in a sitemap backfill (20 years of monthly sitemaps: 240)
+CHILD_BATCH = 8  # child sitemaps fetched at a time (stop as soon as enough items are known)
 KINDS = ("auto", "feed", "sitemap", "urls")
 _PROLOG = re.compile(
     rb"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>|\s+)", re.S | re.I
 )
 _ROOT = re.compile(rb"<([A-Za-z_][\w.:-]*)")
-_ENTRY_END = re.compile(rb"</(?:[\w-]+:)?(?:item|entry)\s*>", re.I)
 
 # Fetches documents (child sitemaps) politely, results in the order of the URLs given.
 Fetcher = Callable[[Sequence[str]], list[FetchOutcome]]
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedFeed:
-    items: list[FeedItem]
-    version: str
-    warning: str | None = None  # set when the document was malformed but (partly) readable
-
-
-class FeedParseError(Exception):
-    """The document is not a feed at all; ``reason`` is a machine-readable code."""
-
-    reason = "feed_unparseable"
-
-
-def _entry_link(entry: Any) -> str | None:
-    link = entry.get("link")
-    if link:
-        return str(link)
-    for candidate in entry.get("links", []):
-        if candidate.get("rel", "alternate") == "alternate" and candidate.get("href"):
-            return str(candidate["href"])
-    guid = entry.get("id")
-    if entry.get("guidislink") and guid:
-        return str(guid)
-    return None
-
-
-def _plain(value: Any, limit: int = MAX_TITLE) -> str | None:
-    """Feed text without markup (some feeds put HTML in titles)."""
-    if not value:
-        return None
-    text = html.unescape(_TAG.sub("", str(value))).strip()
-    return " ".join(text.split())[:limit] or None
-
-
-def _entry_date(
-    entry: Any, keys: Sequence[str] = ("published_parsed", "updated_parsed", "created_parsed")
-) -> datetime | None:
-    for key in keys:
-        value = dict.get(entry, key)  # no feedparser fallback (and deprecation warning)
-        if value:
-            try:
-                return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
-            except (OverflowError, ValueError, OSError):
-                continue
-    return None
-
-
-def _feed_item(entry: Any, url: str, canonical: str, feed_url: str) -> FeedItem:
-    terms = (_plain(t.get("term") or t.get("label"), 255) for t in entry.get("tags") or [])
-    return FeedItem(
-        url=url,
-        canonical_url=canonical,
-        title=_plain(entry.get("title")),
-        published_at=_entry_date(entry),
-        guid=str(entry["id"])[:1000] if entry.get("id") else None,
-        updated_at=_entry_date(entry, ("updated_parsed",)),
-        author=_plain(entry.get("author"), 500),
-        summary=_plain(entry.get("summary"), MAX_SUMMARY),
-        categories=tuple(dict.fromkeys(t for t in terms if t)),
-        feed_url=feed_url,
-    )
-
-
-def _cut_after(body: bytes, entries: int) -> bytes | None:
-    """The document cut after its ``entries``-th item, if it has more (feedparser's tolerant
-    mode reads the rest; parsing 100,000 entries to keep 500 would take a minute)."""
-    for count, match in enumerate(_ENTRY_END.finditer(body), 1):
-        if count == entries:
-            return body[: match.end()] if _ENTRY_END.search(body, match.end()) else None
-    return None
-
-
-def parse_feed(
-    body: bytes, url: str, content_type: str | None = None, limit: int | None = None
-) -> ParsedFeed:
-    """Parse feed bytes we fetched ourselves (feedparser never touches the network here).
-
-    Item links are resolved against the feed URL; items without an http(s) link are dropped;
-    items whose canonical URLs coincide are kept once, in feed order.
-    """
-    headers = {"content-location": url}
-    if content_type:
-        headers["content-type"] = content_type
-    body = without_entity_declarations(body)
-    keep = 2 * limit + 50 if limit is not None else None  # room for link-less and repeats
-    cut = _cut_after(body, keep) if keep is not None else None
-    parsed = feedparser.parse(io.BytesIO(cut or body), response_headers=headers)
-    warning = None
-    if cut is not None:
-        warning = f"more than {keep} entries; the rest skipped"
-    elif parsed.get("bozo") and not isinstance(parsed.bozo_exception, feedparser.NonXMLContentType):
-        warning = f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}"[:300]
-    if not parsed.entries and not parsed.get("version"):
-        raise FeedParseError(warning or "not an RSS or Atom document")
-    items: list[FeedItem] = []
-    seen: set[str] = set()
-    for entry in parsed.entries:
-        if limit is not None and len(items) >= limit:
-            break
-        link = _entry_link(entry)
-        absolute = urljoin(url, link.strip()) if link else None
-        canonical = canonicalize_url(absolute) if absolute else None
-        if absolute is None or canonical is None or canonical in seen:
-            continue
-        seen.add(canonical)
-        items.append(_feed_item(entry, absolute, canonical, url))
-    return ParsedFeed(items=items, version=str(parsed.get("version") or "unknown"), warning=warning)
 
 
 @dataclass(slots=True)
@@ -270,30 +156,54 @@ def parse_document(
     content_type: str | None = None,
     kind: str = "auto",
     limit: int | None = None,
+    max_bytes: int = MAX_INFLATED,
 ) -> Document:
     """Parse a feed, sitemap (gzip'd or not) or URL list of the given kind (``auto``: detected).
-    Raises :class:`FeedParseError` or :class:`SitemapError` (both carry ``reason``)."""
-    body = gunzip(body)
+    Raises :class:`FeedParseError` or :class:`SitemapError` (both carry ``reason``); gzip data
+    inflating past ``max_bytes`` (the decoded-body cap) is ``decompression_limit``."""
+    body = gunzip(body, max_bytes)
     kind = detect_kind(body) if kind == "auto" else kind
+    try:
+        return _parse_kind(body, url, content_type, kind, limit, max_bytes)
+    except (FeedParseError, SitemapError):
+        raise
+    except Exception as exc:  # a parser bug fails this document only
+        detail = f"{type(exc).__name__}: {exc}"[:300]
+        if kind == "sitemap":
+            raise SitemapError("sitemap_unparseable", detail) from None
+        raise FeedParseError(detail) from None
+
+
+def _parse_kind(
+    body: bytes, url: str, content_type: str | None, kind: str, limit: int | None, max_bytes: int
+) -> Document:
     if kind == "urls":
-        return Document("urls", parse_url_list(body, url, limit))
+        urls = parse_url_list(body, url, limit)
+        return Document("urls", urls.items, warning=urls.warning)
     if kind == "sitemap":
-        sitemap = parse_sitemap(body, url, limit if limit is not None else 50_000)
+        sitemap = parse_sitemap(body, url, limit if limit is not None else 50_000, max_bytes)
         return Document(sitemap.kind, sitemap.items, sitemap.children, sitemap.warning)
     feed = parse_feed(body, url, content_type, limit)
     return Document("feed", feed.items, warning=feed.warning)
 
 
+# Parses a document as :func:`parse_document` does (in this process, or an isolated one).
+Parse = Callable[[bytes, str, "str | None", str, "int | None", int], "Document"]
+
+
 def _parse_outcome(
-    outcome: FetchOutcome, kind: str = "auto", limit: int | None = None
+    outcome: FetchOutcome,
+    kind: str = "auto",
+    limit: int | None = None,
+    max_bytes: int = MAX_INFLATED,
+    parse: Parse | None = None,
 ) -> tuple[FetchOutcome, Document | None]:
     """Parse a fetched document: what it gave, or the outcome rewritten with why it is unusable."""
     assert outcome.body is not None
+    url, content_type = outcome.final_url or outcome.url, outcome.content_type
     try:
-        doc = parse_document(
-            outcome.body, outcome.final_url or outcome.url, outcome.content_type, kind, limit
-        )
-    except (FeedParseError, SitemapError) as exc:
+        doc = (parse or parse_document)(outcome.body, url, content_type, kind, limit, max_bytes)
+    except (FeedParseError, SitemapError, ParseAborted) as exc:
         return replace(outcome, reason=exc.reason, detail=str(exc)[:500]), None
     if doc.warning:
         label = "feed" if doc.kind == "feed" else doc.kind
@@ -316,6 +226,9 @@ class _Reader:
     accept: Callable[[str], bool] | None
     result: FeedsRead
     seen: dict[str, FeedItem] = field(default_factory=dict)
+    budget: int = MAX_DOCUMENTS  # child documents this run may still fetch
+    max_bytes: int = MAX_INFLATED  # a gzip'd document inflates to at most this
+    parse: Parse | None = None  # None: parse_document in this process
 
     @property
     def cap(self) -> int:
@@ -335,27 +248,50 @@ class _Reader:
         self.result.errors.append(f"{outcome.url}: {outcome.reason}")
 
 
-def _follow(
-    reader: _Reader, children: list[str], visited: set[str], fetch: Fetcher, max_depth: int
-) -> None:
-    """Fetch child sitemaps level by level (each URL once: loops end), up to ``max_depth``."""
-    for _level in range(max_depth):
-        todo = [url for url in dict.fromkeys(children) if url not in visited]
-        if not todo or reader.full:
-            return
-        visited.update(todo)
-        children = []
-        for outcome in fetch(todo):
+def _fetch_children(
+    reader: _Reader, todo: list[str], visited: set[str], fetch: Fetcher
+) -> list[str]:
+    """Fetch ``todo`` a few at a time until enough items are known or the budget is spent; the
+    grandchildren found."""
+    children: list[str] = []
+    for start in range(0, len(todo), CHILD_BATCH):
+        if reader.full or reader.budget <= 0:
+            break
+        group = todo[start : start + min(CHILD_BATCH, reader.budget)]
+        visited.update(group)
+        reader.budget -= len(group)
+        for outcome in fetch(group):
             visited.add(outcome.final_url or outcome.url)
             doc = None
             if outcome.ok and outcome.body is not None:
-                outcome, doc = _parse_outcome(outcome, "auto", reader.cap)
+                outcome, doc = _parse_outcome(
+                    outcome, "auto", reader.cap, reader.max_bytes, reader.parse
+                )
             if doc is None:
                 reader.fail(outcome)
             else:
                 reader.add(doc.items)
                 children += doc.children
             reader.result.outcomes.append(replace(outcome, body=None))
+    return children
+
+
+def _follow(
+    reader: _Reader, children: list[str], visited: set[str], fetch: Fetcher, max_depth: int
+) -> None:
+    """Fetch child sitemaps level by level (each URL once: loops end), up to ``max_depth``
+    levels, until enough items are known or the document budget is spent."""
+    for _level in range(max_depth):
+        todo = [url for url in dict.fromkeys(children) if url not in visited]
+        if not todo or reader.full:
+            return
+        children = _fetch_children(reader, todo, visited, fetch)
+        left = sum(1 for url in todo if url not in visited) + len(children)
+        if reader.budget <= 0 and left and not reader.full:
+            reader.result.errors.append(
+                f"document budget reached: {left} child sitemap(s) not fetched this run"
+            )
+            return
     if any(url not in visited for url in children):
         reader.result.errors.append(f"sitemap indexes nested deeper than {max_depth} levels")
 
@@ -371,16 +307,24 @@ def read_feeds(
     fetch: Fetcher | None = None,
     accept: Callable[[str], bool] | None = None,
     max_depth: int = MAX_DEPTH,
+    max_documents: int = MAX_DOCUMENTS,
+    max_bytes: int = MAX_INFLATED,
+    parser: IsolatedParser | None = None,
 ) -> FeedsRead:
     """Read every fetched document of a source (feeds, sitemaps, URL lists; ``kinds`` maps a
     document URL to its configured kind, default ``auto``). A 304 or a body identical to the last
     one is zero further work; a broken document is an outcome with a reason. Child sitemaps of an
     index are fetched with ``fetch`` (without it they are listed in ``pending``); an index keeps
     no conditional-GET state, since its children change while it does not. ``accept`` filters item
-    URLs before the ``limit`` applies."""
+    URLs before the ``limit`` applies. At most ``max_documents`` documents are read in all
+    (children fetched a few at a time, none once ``limit`` items are known); a gzip'd one
+    inflates to at most ``max_bytes``. With ``parser`` each document is parsed in its killable
+    process (``parse_timeout``, ``parse_crashed``)."""
     now = now or datetime.now(UTC)
     result = FeedsRead()
-    reader = _Reader(limit, accept, result)
+    budget = max(0, max_documents - len(outcomes))
+    parse = functools.partial(parser.call, parse_document) if parser is not None else None
+    reader = _Reader(limit, accept, result, budget=budget, max_bytes=max_bytes, parse=parse)
     children: list[str] = []
     for outcome in outcomes:
         old = (states or {}).get(outcome.url)
@@ -392,7 +336,7 @@ def read_feeds(
                 outcome = replace(outcome, detail="unchanged since the last run")
         elif outcome.ok and outcome.body is not None:
             kind = (kinds or {}).get(outcome.url, "auto")
-            outcome, doc = _parse_outcome(outcome, kind, reader.cap)
+            outcome, doc = _parse_outcome(outcome, kind, reader.cap, max_bytes, parse)
             if doc is not None:
                 result.feeds_ok += 1
                 reader.add(doc.items)

@@ -8,20 +8,20 @@ import gzip
 import io
 import re
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin
 
 from lxml import etree
 
-from tasks.dedup.urls import canonicalize_url
+from tasks.dedup.urls import SkippedEntry, canonicalize_url, resolve_link, skipped_note
 from tasks.discover.xmlsafe import without_entity_declarations
 from tasks.records import FeedItem
 
 MAX_ENTRIES = 50_000  # per document (the sitemaps.org limit)
 MAX_CHILDREN = 1_000  # child sitemaps read from one index
-MAX_INFLATED = 100_000_000  # bytes a gzip'd sitemap may inflate to
+MAX_INFLATED = 20_000_000  # bytes a gzip'd sitemap may inflate to (NEWSFLOW_MAX_FEED_BYTES)
 MAX_TITLE = 500
 _GZIP_MAGIC = b"\x1f\x8b"
 _SPACE = re.compile(r"\s+")
@@ -32,8 +32,11 @@ class SitemapError(Exception):
     """Not a sitemap we can read; ``reason`` is a machine-readable code."""
 
     def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
+        super().__init__(reason, detail)
         self.reason = reason
+
+    def __str__(self) -> str:
+        return str(self.args[1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +115,7 @@ def _fields(entry: Any) -> dict[str, str]:
 def _item(entry: Any, base: str) -> FeedItem | None:
     fields = _fields(entry)
     loc = fields.get("loc") or (entry.text or "").strip()  # a bare URL: take it
-    absolute = urljoin(base, loc) if loc else None
+    absolute = resolve_link(base, loc) if loc else None  # SkippedEntry: broken or too long
     canonical = canonicalize_url(absolute) if absolute else None
     if absolute is None or canonical is None:
         return None
@@ -140,9 +143,12 @@ def _parse_xml(data: bytes) -> tuple[Any, str | None]:
     return root, f"XMLSyntaxError: {errors[0].message} (line {errors[0].line})" if errors else None
 
 
-def parse_sitemap(body: bytes, url: str, limit: int = MAX_ENTRIES) -> Sitemap:
-    """Parse sitemap bytes (gzip'd or not) fetched from ``url``; at most ``limit`` entries."""
-    data = without_entity_declarations(gunzip(body)).lstrip()
+def parse_sitemap(
+    body: bytes, url: str, limit: int = MAX_ENTRIES, max_bytes: int = MAX_INFLATED
+) -> Sitemap:
+    """Parse sitemap bytes (gzip'd or not, inflating to at most ``max_bytes``) fetched from
+    ``url``; at most ``limit`` entries."""
+    data = without_entity_declarations(gunzip(body, max_bytes)).lstrip()
     root, warning = _parse_xml(data)
     if warning and b"&" in data:  # the usual breakage: a raw "&" (recovery would drop entries)
         repaired = _parse_xml(_BARE_AMP.sub(b"&amp;", data))[0]
@@ -153,14 +159,25 @@ def parse_sitemap(body: bytes, url: str, limit: int = MAX_ENTRIES) -> Sitemap:
     cap = limit if kind == "urlset" else MAX_CHILDREN
     entry_tag = "url" if kind == "urlset" else "sitemap"
     found: dict[str, FeedItem] = {}
+    skips: Counter[str] = Counter()
+    locs: set[str] = set()  # a repeated entry costs a set lookup, not a parse of its URL
     for entry in root:
-        item = _item(entry, url) if _local(entry) == entry_tag else None
+        loc = entry.findtext("{*}loc") if _local(entry) == entry_tag else None
+        if loc is not None and loc in locs:
+            continue
+        locs.add(loc or "")
+        try:
+            item = _item(entry, url) if _local(entry) == entry_tag else None
+        except SkippedEntry as exc:
+            skips[exc.reason] += 1
+            continue
         if item is None or item.canonical_url in found:
             continue
         if len(found) >= cap:
             warning = f"more than {cap} entries; the rest skipped"
             break
         found[item.canonical_url] = item
+    warning = "; ".join(w for w in (warning, skipped_note(skips)) if w) or None
     if kind == "urlset":
         return Sitemap(kind, items=list(found.values()), warning=warning)
     return Sitemap(kind, children=[i.url for i in found.values()], warning=warning)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from tasks.discover.discover import FeedsRead, fetch_documents, read_feeds
+from tasks.discover.discover import MAX_DOCUMENTS, FeedsRead, fetch_documents, read_feeds
+from tasks.discover.isolate import IsolatedParser
 from tasks.fetch.fetch import FetchConfig
 from tasks.fetch.hosts import HostRegistry
 from tasks.records import FeedState, FetchOutcome
@@ -37,9 +38,12 @@ def read_source(
     hosts: HostRegistry,
     states: Mapping[str, FeedState] | None = None,
     sent: Mapping[str, Mapping[str, str]] | None = None,
+    max_documents: int = MAX_DOCUMENTS,
+    parser: IsolatedParser | None = None,
 ) -> FeedsRead:
     """``read_feeds`` over the source's fetched documents: its configured kinds, its URL filter,
-    and child sitemaps fetched with its headers."""
+    and child sitemaps fetched with its headers; at most ``max_documents`` documents, each
+    decoded body capped at the configured feed size, parsed by ``parser`` (none: inline)."""
     return read_feeds(
         fetched,
         limit,
@@ -50,4 +54,7 @@ def read_source(
             children, config, hosts, {url: dict(source.headers) for url in children}
         ),
         accept=source.wants,
+        max_documents=max_documents,
+        max_bytes=config.max_feed_bytes,
+        parser=parser,
     )

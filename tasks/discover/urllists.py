@@ -4,11 +4,13 @@ HTTP or read from a local ``file:`` path."""
 from __future__ import annotations
 
 import time
+from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote, urlsplit
 
-from tasks.dedup.urls import canonicalize_url
+from tasks.dedup.urls import SkippedEntry, canonicalize_url, resolve_link, skipped_note
 from tasks.records import FeedItem, FetchOutcome
 
 MAX_LOCAL_BYTES = 50_000_000
@@ -59,22 +61,33 @@ def looks_like_url_list(body: bytes) -> bool:
     return False
 
 
-def parse_url_list(body: bytes, url: str, limit: int | None = None) -> list[FeedItem]:
+@dataclass(frozen=True, slots=True)
+class UrlList:
+    items: list[FeedItem]
+    warning: str | None = None  # skipped lines, by reason
+
+
+def parse_url_list(body: bytes, url: str, limit: int | None = None) -> UrlList:
     """The list's URLs in order as items (the first token of each line; relative ones resolved
-    against ``url``), canonical duplicates and non-http(s) lines dropped."""
-    items: list[FeedItem] = []
-    seen: set[str] = set()
+    against ``url``), canonical duplicates and non-http(s) lines dropped; a broken or over-long
+    URL is skipped and counted in the warning."""
+    items: dict[str, FeedItem] = {}
+    skips: Counter[str] = Counter()
     base = url if not is_local(url) else ""
     for raw in body.decode("utf-8", "replace").lstrip("\ufeff").splitlines():
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        absolute = urljoin(base, line.split()[0]) if base else line.split()[0]
-        canonical = canonicalize_url(absolute)
-        if canonical is None or canonical in seen:
-            continue
         if limit is not None and len(items) >= limit:
             break
-        seen.add(canonical)
-        items.append(FeedItem(url=absolute, canonical_url=canonical, feed_url=url))
-    return items
+        try:
+            absolute = resolve_link(base, line.split()[0])
+        except SkippedEntry as exc:
+            skips[exc.reason] += 1
+            continue
+        canonical = canonicalize_url(absolute)
+        if canonical is not None:
+            items.setdefault(
+                canonical, FeedItem(url=absolute, canonical_url=canonical, feed_url=url)
+            )
+    return UrlList(list(items.values()), skipped_note(skips))

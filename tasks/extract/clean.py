@@ -7,11 +7,13 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# C0/C1 controls except tab and newline, lone surrogates, and invisible format characters
-# (soft hyphen, zero-width spaces and joiners, word joiner, BOM) that split words for search.
-_UNSAFE = re.compile(
-    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u00ad\u200b-\u200d\u2060\ufeff]"
-)
+from tasks.extract.safetext import strip_unsafe
+
+# Invisible word-break hints (soft hyphen, zero-width space, word joiner, BOM): they change no
+# rendered letter but split a word for search and hashing ("Bundes\u00adregierung"). Joiners
+# (ZWJ, ZWNJ), variation selectors and bidi marks change what is shown, so they stay.
+_HINTS = re.compile("[\u00ad\u200b\u2060\ufeff]")
+
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _WORD = re.compile(r"\w+")
 # Whole lines that are page furniture, not article text (compared case-insensitively).
@@ -71,9 +73,10 @@ TITLE_OVERLAP = 0.6  # share of the shorter one's words a line must share with t
 
 
 def sanitize(text: str) -> str:
-    """NFC; NUL, control, lone-surrogate and invisible format characters removed; runs of spaces
-    collapsed; blank lines squeezed to one (the H8 checklist row: PostgreSQL rejects NUL)."""
-    text = unicodedata.normalize("NFC", _UNSAFE.sub("", text))
+    """NFC; the characters no stored text keeps (``tasks/extract/safetext.py``: NUL, controls, lone
+    surrogates, non-characters) and word-break hints removed; runs of spaces collapsed; blank
+    lines squeezed to one."""
+    text = unicodedata.normalize("NFC", _HINTS.sub("", strip_unsafe(text)))
     out: list[str] = []
     for line in text.splitlines():
         line = _SPACES.sub(" ", line).strip()

@@ -14,6 +14,7 @@ from tasks.dedup import boilerplate
 from tasks.dedup.dedup import accept_page_canonical, band_hashes, signature
 from tasks.dedup.urls import canonicalize_url
 from tasks.dedup.words import comparable_words
+from tasks.extract import keepchars
 from tasks.extract.access import paywall_teaser
 from tasks.extract.body import body_text, needs_recheck, second_opinion
 from tasks.extract.clean import Skip, sanitize
@@ -144,6 +145,24 @@ class ParsedPage:
     title: str | None
     authors: tuple[str, ...]
     raw: str  # trafilatura's body text, sanitized
+    # the format characters swapped for stand-ins while trafilatura ran (keepchars.py); the
+    # fields above hold stand-ins until :func:`unshielded`
+    kept: keepchars.Shield | None = None
+
+
+def unshielded(parsed: ParsedPage) -> ParsedPage:
+    """``parsed`` with the stand-ins of its fields back to the page's own characters."""
+    kept = parsed.kept
+    if kept is None:
+        return parsed
+    return dataclasses.replace(
+        parsed,
+        data=kept.restore_fields(parsed.data),
+        title=kept.restore(parsed.title),
+        authors=tuple(kept.restore(a) or "" for a in parsed.authors),
+        raw=kept.restore(parsed.raw) or "",
+        kept=None,
+    )
 
 
 def _bare_extraction(page: Any, url: str, options: ExtractOptions, metadata: bool = True) -> Any:
@@ -167,6 +186,7 @@ def parse_page(page: PageInput) -> ParsedPage | ExtractionResult:
         # Parsed once, as trafilatura parses: it extracts from a copy of the tree, and
         # siblings.restore reads the untouched tree (no second parse of the page).
         tree = trafilatura.utils.load_html(html)
+        kept = keepchars.shield(tree, html)  # ZWJ, ZWNJ, bidi marks: trafilatura drops them
         doc = _bare_extraction(html if tree is None else tree, page.url, options)
     except Exception as exc:  # trafilatura may raise on hostile markup: record it, go on
         return ExtractionResult(page.url, None, "extract_error", f"{type(exc).__name__}: {exc}")
@@ -182,7 +202,7 @@ def parse_page(page: PageInput) -> ParsedPage | ExtractionResult:
     byline = _clean_field(data.get("author"))
     authors = choose_authors(structured, byline, author_tags(tree), site, page.url)
     raw = sanitize(data.get("text") or "")
-    return ParsedPage(html, tree, data, structured, title, authors, raw)
+    return ParsedPage(html, tree, data, structured, title, authors, raw, kept)
 
 
 def _precise_raw(page: PageInput, parsed: ParsedPage) -> str | None:
@@ -209,8 +229,10 @@ def page_body(
         other = _precise_raw(page, parsed)
         if other:
             cleaned = second_opinion(cleaned, body_text(parsed.tree, other, parsed.title, skip))
+    if parsed.kept is not None:  # stand-ins back to the characters (the tree keeps them)
+        cleaned = parsed.kept.restore(cleaned) or ""
     text = boilerplate.strip(cleaned, page.boilerplate)  # before counting words and hashing
-    return cleaned, text, _not_an_article(parsed.raw, text)
+    return cleaned, text, _not_an_article(unshielded(parsed).raw, text)
 
 
 def extract_page(page: PageInput) -> ExtractionResult:
@@ -219,6 +241,7 @@ def extract_page(page: PageInput) -> ExtractionResult:
     if isinstance(parsed, ExtractionResult):
         return parsed
     cleaned, text, reason = page_body(page, parsed)
+    parsed = unshielded(parsed)
     if reason is not None:
         detail = f"body has {len(_WORD.findall(text))} words, {len(text)} characters"
         return ExtractionResult(page.url, None, reason, detail)

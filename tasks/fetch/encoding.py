@@ -81,9 +81,92 @@ def _is_utf8(body: bytes) -> bool:
     return True
 
 
+STRAY_SHARE = 0.2  # invalid sequences per valid multi-byte character a UTF-8 page may have
+
+
+def _mostly_utf8(body: bytes) -> bool:
+    """UTF-8 apart from a few stray bytes: at least one valid multi-byte character, and at most
+    one invalid sequence per five of them (a legacy page under a UTF-8 label has none valid:
+    ``naïve`` in windows-1252 is not a UTF-8 sequence, and real text almost never forms one)."""
+    invalid = valid = 0
+    position = 0
+    while True:
+        try:
+            text = body[position:].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            text = body[position : position + exc.start].decode("utf-8")
+            invalid += 1
+            position += exc.end
+        else:
+            position = len(body)
+        valid += sum(1 for char in text if ord(char) > 0x7F)
+        if position >= len(body) or invalid > 1000:
+            break
+    return valid > 0 and invalid <= STRAY_SHARE * valid
+
+
+def _can_declare(name: str) -> bool:
+    """Whether an encoding could be the one an ASCII ``<meta>`` declaration is written in: not
+    UTF-16/32 or EBCDIC (WHATWG: a meta charset of UTF-16 means UTF-8)."""
+    try:
+        return "<meta charset>".encode(name) == b"<meta charset>" and name != "utf-7"
+    except (LookupError, UnicodeError):
+        return False
+
+
+def _fits(body: bytes, name: str) -> bool:
+    """Whether a header charset can be true: an ASCII-compatible one always can; UTF-16/32 only
+    when the bytes decode to something that starts like markup."""
+    if _can_declare(name):
+        return True
+    try:
+        text = body[:4096].decode(name, "strict" if len(body) <= 4096 else "ignore")
+    except (LookupError, UnicodeError):
+        return False
+    return text.lstrip().startswith("<")
+
+
+# The legacy encoding browsers default to for a locale (WHATWG Encoding Standard, "Guessing"):
+# when a page's bytes must be guessed, the one its declared language uses is tried first.
+_LEGACY_BY_LANGUAGE = {
+    **dict.fromkeys(["pl", "cs", "sk", "hu", "sl", "hr", "ro", "bs", "sq"], "cp1250"),
+    **dict.fromkeys(["ru", "uk", "bg", "sr", "mk", "be", "kk", "ky", "tg"], "cp1251"),
+    "el": "cp1253",
+    **dict.fromkeys(["tr", "az"], "cp1254"),
+    **dict.fromkeys(["he", "yi"], "cp1255"),
+    **dict.fromkeys(["ar", "fa", "ur"], "cp1256"),
+    **dict.fromkeys(["lt", "lv", "et"], "cp1257"),
+    "vi": "cp1258",
+    "th": "cp874",
+    "ja": "cp932",
+    "ko": "cp949",
+    "zh": "gb18030",
+}
+_HTML_LANG = re.compile(rb"<html[^>]*?\slang\s*=\s*[\"']?([A-Za-z]{2,3})\b", re.I)
+_CONTENT_LANGUAGE = re.compile(
+    rb"<meta[^>]+http-equiv\s*=\s*[\"']?content-language[\"']?[^>]*?content\s*=\s*[\"']?([A-Za-z]{2,3})",
+    re.I,
+)
+
+
+def _language_guess(body: bytes) -> str | None:
+    """The legacy encoding of the page's declared language (windows-1252 for the Western ones)
+    when the bytes decode in it; ``None`` without a declared language."""
+    head = body[:20_000]
+    match = _HTML_LANG.search(head) or _CONTENT_LANGUAGE.search(head)
+    if match is None:
+        return None
+    name = _LEGACY_BY_LANGUAGE.get(match.group(1).decode("ascii").lower(), "cp1252")
+    try:
+        body.decode(name)
+    except UnicodeDecodeError:
+        return None
+    return name
+
+
 def sniff_encoding(body: bytes, content_type: str | None) -> tuple[str, str]:
     """The encoding to use and where it came from (``bom``, ``header``, ``meta``, ``detected``,
-    ``default``)."""
+    ``language``, ``default``)."""
     for bom, bom_codec in _BOMS:
         if body.startswith(bom):
             return bom_codec, "bom"
@@ -91,15 +174,22 @@ def sniff_encoding(body: bytes, content_type: str | None) -> tuple[str, str]:
     for name, origin in declared:
         if name is None:
             continue
+        if not (_can_declare(name) if origin == "meta" else _fits(body, name)):
+            continue  # cannot be true for these bytes (utf-16 on an ASCII page)
         # Non-ASCII text in a legacy encoding is almost never valid UTF-8 by chance, so a UTF-8
         # body under a windows-1252, ISO-8859-15 or GB2312 label is a server misconfiguration.
         if name != "utf-8" and not body.isascii() and _is_utf8(body):
             return "utf-8", f"{origin} ({name} label on a UTF-8 body)"
         if name == "utf-8" and not _is_utf8(body):
+            if _mostly_utf8(body):  # a few stray bytes: replaced, the rest stays right
+                return "utf-8", f"{origin} (a few invalid bytes replaced)"
             continue  # a false UTF-8 label: let the next declaration or detection decide
         return name, origin
     if _is_utf8(body):
         return "utf-8", "detected"
+    guess = _language_guess(body)
+    if guess is not None:
+        return guess, "language"
     from charset_normalizer import from_bytes
 
     best = from_bytes(body[:200_000], cp_isolation=_WEB_ENCODINGS).best()

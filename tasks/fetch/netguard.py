@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 from urllib3.connection import HTTPConnection
 
+from tasks.dedup.urls import MAX_URL_BYTES
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -121,7 +123,10 @@ def guarded(base: type[HTTPConnection], policy: NetworkPolicy) -> type[HTTPConne
 
 
 def _target(url: str) -> tuple[str, int]:
-    """The URL's host and port, after refusing other schemes, userinfo and broken URLs."""
+    """The URL's host and port, after refusing other schemes, userinfo, overlong and broken
+    URLs."""
+    if len(url.encode("utf-8", "replace")) > MAX_URL_BYTES:  # e.g. a redirect to a 6 KB URL
+        raise BlockedURL("url_too_long", f"a URL of over {MAX_URL_BYTES} bytes")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise BlockedURL("blocked_scheme", f"scheme {parts.scheme!r} is not http or https")
