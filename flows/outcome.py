@@ -8,12 +8,10 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from flows.summary import Outcome, SourceReport
+from flows.summary import COLUMNS, Outcome, SourceReport
 
-COUNTS = ("feed_items", "fetched", "new", "already_stored", "duplicates", "failed", "revised")
 # A feed that fails with one of these never reached a server: DNS or the connection itself.
 OFFLINE_REASONS = frozenset({"dns_error", "conn_error"})
 OFFLINE_HINT = (
@@ -59,7 +57,7 @@ def log_outcome(
     logger: logging.Logger | logging.LoggerAdapter[Any], reports: Sequence[SourceReport]
 ) -> None:
     for report in reports:
-        counts = ", ".join(f"{c.replace('_', ' ')} {getattr(report.counts, c)}" for c in COUNTS)
+        counts = ", ".join(f"{c.replace('_', ' ')} {getattr(report.counts, c)}" for c in COLUMNS)
         logger.info("%s %s: %s", report.source, report.status, counts)
         if report.failures:
             logger.warning(
@@ -86,7 +84,7 @@ def source_markdown(report: SourceReport, seconds: float) -> str:
         "",
         "| count | |",
         "|---|---:|",
-        *(f"| {c.replace('_', ' ')} | {getattr(report.counts, c)} |" for c in COUNTS),
+        *(f"| {c.replace('_', ' ')} | {getattr(report.counts, c)} |" for c in COLUMNS),
     ]
     if report.failures:
         ranked = sorted(report.failures.items(), key=lambda item: (-item[1], item[0]))
