@@ -7,7 +7,7 @@ import functools
 import logging
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,7 +35,9 @@ from tasks.discover.source import fetch_source_documents, read_source
 from tasks.discover.warc import WarcEntry
 from tasks.extract.extract import PageInput, extract_fetched, page_input, page_result, page_results
 from tasks.extract.workers import extract_many
-from tasks.fetch.polite import fetch_pages
+from tasks.fetch.fetch import FetchConfig
+from tasks.fetch.hosts import HostRegistry
+from tasks.fetch.polite import OnOutcome, fetch_pages
 from tasks.records import (
     ExtractedPage,
     ExtractionResult,
@@ -250,6 +252,26 @@ def store_fetched(
     return counts
 
 
+def fetch_politely(
+    settings: Settings,
+    config: FetchConfig,
+    hosts: HostRegistry,
+    urls: Sequence[str],
+    headers: Mapping[str, Mapping[str, str]] | None = None,
+    side: list[FetchOutcome] | None = None,
+    on_outcome: OnOutcome | None = None,
+) -> list[FetchOutcome]:
+    """``fetch_pages`` with the hosts' robots.txt taken from the cross-run cache first and the
+    answers fetched saved to it after."""
+    if config.robots:
+        robotscache.prime_from_cache(settings.database_url, hosts, urls)
+    outcomes = fetch_pages(
+        urls, config, hosts=hosts, headers=headers, side=side, on_outcome=on_outcome
+    )
+    robotscache.save_to_cache(settings.database_url, hosts)
+    return outcomes
+
+
 def fetch_and_extract(
     settings: Settings,
     source: SourceConfig,
@@ -264,12 +286,9 @@ def fetch_and_extract(
     hosts = registry_for(run_key, config.host_max_failures)
     urls = [i.url for i in items]
     headers = {url: dict(source.headers) for url in urls} if source.headers else None
-    if config.robots:
-        robotscache.prime_from_cache(settings.database_url, hosts, urls)
     pool = extraction_pool(settings)
     if pool is None:
-        outcomes = fetch_pages(urls, config, hosts=hosts, headers=headers, side=side)
-        robotscache.save_to_cache(settings.database_url, hosts)
+        outcomes = fetch_politely(settings, config, hosts, urls, headers=headers, side=side)
         fetched = [FetchedPage(i, o) for i, o in zip(items, outcomes, strict=True)]
         return extract_inline(settings, source, fetched)
     learned, options = _learned(settings, source.name), source.extract.options()
@@ -280,8 +299,9 @@ def fetch_and_extract(
         if outcome.ok and outcome.body is not None:
             pending[index] = pool.submit(page_input(outcome, learned, options), batch)
 
-    outcomes = fetch_pages(urls, config, hosts=hosts, headers=headers, side=side, on_outcome=submit)
-    robotscache.save_to_cache(settings.database_url, hosts)
+    outcomes = fetch_politely(
+        settings, config, hosts, urls, headers=headers, side=side, on_outcome=submit
+    )
     return [
         ExtractedPage(FetchedPage(item, outcome), pending[n].result() if n in pending else None)
         for n, (item, outcome) in enumerate(zip(items, outcomes, strict=True))
@@ -309,10 +329,7 @@ def recheck_batch(
     config = settings.fetch_config(source.delay)
     sent = {r.url: _with(source.headers, conditional_headers_for(r)) for r in rechecks}
     hosts = registry_for(run_key, config.host_max_failures)
-    if config.robots:
-        robotscache.prime_from_cache(settings.database_url, hosts, sent)
-    outcomes = fetch_pages([r.url for r in rechecks], config, hosts=hosts, headers=sent)
-    robotscache.save_to_cache(settings.database_url, hosts)
+    outcomes = fetch_politely(settings, config, hosts, [r.url for r in rechecks], headers=sent)
     fetched = [
         FetchedPage(FeedItem(url=r.url, canonical_url=r.url), o)
         for r, o in zip(rechecks, outcomes, strict=True)
