@@ -14,10 +14,7 @@ from flows.summary import COLUMNS, Outcome, SourceReport
 
 # A feed that fails with one of these never reached a server: DNS or the connection itself.
 OFFLINE_REASONS = frozenset({"dns_error", "conn_error"})
-OFFLINE_HINT = (
-    "every feed failed with a DNS or connection error: this machine may be offline"
-    " (`make demo` runs without internet)"
-)
+OFFLINE_HINT = "every feed failed with a DNS or connection error: this machine may be offline"
 
 
 def reasons_text(failures: dict[str, int]) -> str:
