@@ -22,7 +22,7 @@ from storage.engine import snapshot, transaction
 from storage.migrate import ensure_schema
 from tasks.discover.discover import BACKFILL_DOCUMENTS
 from tasks.discover.warc import WarcEntry, WarcScan, as_items, read_entries, scan_warc
-from tasks.records import FetchedPage, RunCounts
+from tasks.records import FetchedPage, Reason, RunCounts
 from tasks.sources import SourceConfig, load_sources
 
 
@@ -56,7 +56,7 @@ def scan_warcs(
     with snapshot(settings.database_url) as session:
         known = articles.known_urls(session, list(entries))
     todo = [e for url, e in entries.items() if url not in known]
-    unreadable = {p.url for p in scan.problems if p.reason == "warc_error"}
+    unreadable = {p.url for p in scan.problems if p.reason == Reason.WARC_ERROR}
     found = steps.Discovery(source.name, run_id, feeds_ok=len(set(paths) - unreadable))
     found.feed_errors = [f"{p.url}: {p.reason} ({p.detail})" for p in scan.problems]
     found.counts.feed_items, found.counts.already_stored = len(entries), len(entries) - len(todo)

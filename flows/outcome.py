@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from flows.summary import COLUMNS, Outcome, SourceReport
+from tasks.records import Reason
 
 # A feed that fails with one of these never reached a server: DNS or the connection itself.
-OFFLINE_REASONS = frozenset({"dns_error", "conn_error"})
+OFFLINE_REASONS = frozenset({Reason.DNS_ERROR, Reason.CONN_ERROR})
 OFFLINE_HINT = "every feed failed with a DNS or connection error: this machine may be offline"
 
 

@@ -29,6 +29,7 @@ from sqlalchemy.sql import ColumnElement, Select
 
 from storage.engine import reading, transaction
 from storage.models import Article, Fetch, Id, IngestRun, Source, UTCDateTime, utcnow
+from tasks.records import OK_REASONS
 
 # The view of migration 0004, typed so that timestamps come back UTC-aware on both dialects. Its
 # own MetaData: Base.metadata (what ``alembic check`` compares) must not see a view as a table.
@@ -52,7 +53,6 @@ V_ARTICLES = Table(
 )
 EXPORT_COLUMNS: tuple[str, ...] = (*V_ARTICLES.c.keys(), "text")
 # Fetch outcomes that are not failures; robots.txt answers are politeness, not failures either.
-OK_REASONS = ("ok", "not_modified")
 FAILURE_WINDOW = timedelta(days=7)
 PRUNE_CHUNK = 10_000
 

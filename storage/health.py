@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.models import Article, Fetch, IngestRun, Source, utcnow
+from tasks.records import OK_REASONS
 
-OK_REASONS = ("ok", "not_modified")
 WINDOW = timedelta(days=7)
 
 

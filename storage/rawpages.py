@@ -14,7 +14,7 @@ from storage.articles import link_terms
 from storage.engine import reading, transaction
 from storage.models import Article, ArticleAuthor, ArticleTag, Author, RawPageRow, Source, Tag
 from storage.revisions import replace_bands, revise_article
-from tasks.records import ExtractedArticle
+from tasks.records import ExtractedArticle, Reason
 
 PRUNE_CHUNK = 500
 
@@ -164,7 +164,7 @@ def _reextracted(session: Session, page: StoredPage, new: ExtractedArticle) -> s
     article = session.get_one(Article, page.article_id)
     if article.content_hash != new.content_hash:
         if not revise_article(session, page.article_id, new, page.fetched_at, revised_at=None):
-            return "duplicate_text"
+            return Reason.DUPLICATE_TEXT
         session.flush()
         _apply(session, article, new)
         return "revised"
@@ -194,7 +194,7 @@ def apply_reextractions(
     counts = ReextractCounts(examined=len(done))
     for page, new in done:
         outcome = _reextracted(session, page, new)
-        if outcome == "duplicate_text":
+        if outcome == Reason.DUPLICATE_TEXT:
             counts.fail(outcome)
         elif outcome == "unchanged":
             counts.unchanged += 1

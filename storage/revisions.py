@@ -15,7 +15,7 @@ from storage.feeds import add_page_fetches
 from storage.models import Article, ArticleRevision, MinhashBand, Source, utcnow
 from storage.runs import heartbeat
 from storage.sql import insert_ignoring, run_source
-from tasks.records import ExtractedArticle, PageResult, Recheck, RunCounts
+from tasks.records import ExtractedArticle, PageResult, Reason, Recheck, RunCounts
 
 GONE_STATUSES = (404, 410)  # a re-check answered so: the page was removed
 
@@ -110,7 +110,7 @@ def apply_rechecks(
         article = page.article
         if article is not None and revise_article(session, recheck.article_id, article, fetched_at):
             counts.revised += 1
-        elif not (page.fetch.ok or page.fetch.reason == "not_modified"):
+        elif not (page.fetch.ok or page.fetch.reason == Reason.NOT_MODIFIED):
             counts.failed += 1
             if page.fetch.status_code in GONE_STATUSES:
                 values["gone_at"] = fetched_at

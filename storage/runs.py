@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from storage.feeds import feed_state_row
 from storage.models import Fetch, IngestRun, Source, utcnow
 from storage.sql import ensure_source
-from tasks.records import FeedState, RunCounts
+from tasks.records import OK_REASONS, FeedState, RunCounts
 
 # Says whether the process behind a ``running`` row is gone: (host, pid, last heartbeat, when
 # the run started).
@@ -115,10 +115,9 @@ def abandon_runs(session: Session, flow_run_id: str, status: str, error: str) ->
 
 def failures_by_reason(session: Session, run_ids: Sequence[int]) -> dict[int, dict[str, int]]:
     """Per ingest run: how many fetches ended with each failure reason."""
-    ok = ("ok", "not_modified")
     rows = session.execute(
         select(Fetch.ingest_run_id, Fetch.reason, func.count())
-        .where(Fetch.ingest_run_id.in_(list(run_ids)), Fetch.reason.not_in(ok))
+        .where(Fetch.ingest_run_id.in_(list(run_ids)), Fetch.reason.not_in(OK_REASONS))
         .where(Fetch.kind != "robots")  # its consequence is on the pages (host_skipped)
         .group_by(Fetch.ingest_run_id, Fetch.reason)
     ).all()

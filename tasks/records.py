@@ -5,7 +5,71 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum, unique
 from importlib.metadata import PackageNotFoundError, version
+
+
+@unique
+class Reason(StrEnum):
+    """The machine-readable ``reason`` of a fetch row or of an extraction: the README's reason
+    table, one member per row (``http_<status>`` is built by :func:`http_reason`). Members are
+    strings, so they compare equal to, and are stored as, their values."""
+
+    OK = "ok"
+    NOT_MODIFIED = "not_modified"
+    TIMEOUT = "timeout"
+    CONN_ERROR = "conn_error"
+    DNS_ERROR = "dns_error"
+    TLS_ERROR = "tls_error"
+    TOO_LARGE = "too_large"
+    DECOMPRESSION_LIMIT = "decompression_limit"
+    DECODING_ERROR = "decoding_error"
+    NOT_HTML = "not_html"
+    TOO_MANY_REDIRECTS = "too_many_redirects"
+    BLOCKED_ADDRESS = "blocked_address"
+    BLOCKED_PORT = "blocked_port"
+    BLOCKED_SCHEME = "blocked_scheme"
+    BLOCKED_USERINFO = "blocked_userinfo"
+    INVALID_URL = "invalid_url"
+    ROBOTS_DISALLOWED = "robots_disallowed"
+    HOST_SKIPPED = "host_skipped"
+    FEED_UNPARSEABLE = "feed_unparseable"
+    SITEMAP_UNPARSEABLE = "sitemap_unparseable"
+    URL_TOO_LONG = "url_too_long"
+    PARSE_TIMEOUT = "parse_timeout"
+    PARSE_CRASHED = "parse_crashed"
+    FILE_ERROR = "file_error"
+    WARC_ERROR = "warc_error"
+    WARC_SKIPPED = "warc_skipped"
+    WARC_TRUNCATED = "warc_truncated"
+    NO_EXTRACTABLE_TEXT = "no_extractable_text"
+    TOO_SHORT = "too_short"
+    CONSENT_OR_PAYWALL = "consent_or_paywall"
+    EXTRACT_ERROR = "extract_error"
+    EXTRACT_TIMEOUT = "extract_timeout"
+    EXTRACT_CRASHED = "extract_crashed"
+    EXTRACT_MEMORY = "extract_memory"
+    HTML_TOO_LARGE = "html_too_large"
+    DUPLICATE_TEXT = "duplicate_text"
+
+
+@unique
+class EntrySkip(StrEnum):
+    """Why one entry of a feed, sitemap or URL list was skipped (counted in its document's
+    fetch-row ``detail``; the document itself is read)."""
+
+    INVALID_URL = "invalid_url"
+    URL_TOO_LONG = "url_too_long"
+    ENTRY_ERROR = "entry_error"
+
+
+def http_reason(status: int) -> str:
+    """The reason of a final response that is not 200 or 304: ``http_404``, ``http_503``..."""
+    return f"http_{status}"
+
+
+# Fetch answers that are not failures (a feed's 304 is the cheapest success there is).
+OK_REASONS: tuple[str, ...] = (Reason.OK.value, Reason.NOT_MODIFIED.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +126,7 @@ class FetchOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.reason == "ok"
+        return self.reason == Reason.OK
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +202,7 @@ class ExtractionResult:
 
     url: str
     article: ExtractedArticle | None
-    reason: str = "ok"  # machine-readable when article is None
+    reason: str = Reason.OK  # machine-readable when article is None
     detail: str | None = None
 
 

@@ -23,6 +23,7 @@ from flows.cli.common import (
     when,
 )
 from flows.settings import Settings, redact_url
+from tasks.records import Reason
 from tasks.sources import SourceConfig, SourcesError, select_sources
 
 if TYPE_CHECKING:
@@ -138,14 +139,14 @@ def _pages_table(probe: Probe) -> Table:
             escape(", ".join(article.authors) or DASH),
             str(article.word_count),
             article.language or DASH,
-            "ok",
+            Reason.OK,
         )
     return table
 
 
 def print_probe(probe: Probe, items: int) -> None:
     for feed in probe.feeds:
-        state = feed.reason if feed.reason != "ok" else f"ok, {feed.items} items"
+        state = feed.reason if feed.reason != Reason.OK else f"ok, {feed.items} items"
         console.print(escape(f"feed {feed.url}: {state}"), highlight=False, soft_wrap=True)
     if probe.items:
         console.print(_items_table(probe, items))
@@ -173,7 +174,7 @@ def try_source(
     probe = probe_source(source, settings.fetch_config(source.delay), limit, sample)
     print_probe(probe, items)
     if not probe.ok:
-        readable = any(f.reason == "ok" for f in probe.feeds)
+        readable = any(f.reason == Reason.OK for f in probe.feeds)
         why = "nothing could be extracted" if readable else "no feed could be read"
         raise fail(f"{source.name}: {why}", 1)
     console.print(f"[green]ok[/]: {source.name} reads and extracts", highlight=False)
@@ -184,7 +185,7 @@ def _candidates_table(report: SiteReport) -> Table:
     for column in ("kind", "found via", "url", "result", "entries"):
         table.add_column(column, overflow="fold")
     for c in report.candidates:
-        entries = str(c.entries) if c.reason == "ok" else DASH
+        entries = str(c.entries) if c.reason == Reason.OK else DASH
         table.add_row(c.kind, c.via, escape(c.final_url or c.url), c.reason, entries)
     return table
 
@@ -204,7 +205,7 @@ def discover(
     from tasks.authoring.sitefinder import discover_site, slug_for, source_entry
 
     report = discover_site(url, Settings().fetch_config())
-    if report.home_reason != "ok":
+    if report.home_reason != Reason.OK:
         line = f"home page {url}: {report.home_reason}"
         err.print(escape(line), highlight=False, soft_wrap=True)
     err.print(_candidates_table(report))
@@ -241,7 +242,9 @@ def record(
     for page in expected["pages"]:
         words = page.get("word_count", 0)
         summary = (
-            f"{page.get('title')!r}, {words} words" if page["reason"] == "ok" else page["reason"]
+            f"{page.get('title')!r}, {words} words"
+            if page["reason"] == Reason.OK
+            else page["reason"]
         )
         console.print(f"{escape(page['file'])}: {escape(summary)}", highlight=False)
     done = f"recorded {source.name} in {target}"

@@ -13,7 +13,7 @@ from tasks.extract.extract import PageInput, extract_page
 from tasks.fetch.fetch import FetchConfig
 from tasks.fetch.hosts import HostRegistry
 from tasks.fetch.polite import fetch_pages
-from tasks.records import ExtractedArticle, FeedItem, FetchOutcome
+from tasks.records import ExtractedArticle, FeedItem, FetchOutcome, Reason
 from tasks.sources import SourceConfig
 
 
@@ -55,19 +55,19 @@ class Probe:
     @property
     def ok(self) -> bool:
         """A feed could be read and at least one sampled item extracted."""
-        readable = any(f.reason in ("ok", "not_modified") for f in self.feeds)
+        readable = any(f.reason in (Reason.OK, Reason.NOT_MODIFIED) for f in self.feeds)
         return readable and any(p.article is not None for p in self.pages)
 
 
 def feed_findings(check: FeedCheck, items: list[FeedItem]) -> list[Finding]:
     """What is wrong with one feed: unreachable, not a feed, empty, or linking only elsewhere."""
-    if check.reason in ("feed_unparseable", "sitemap_unparseable"):
+    if check.reason in (Reason.FEED_UNPARSEABLE, Reason.SITEMAP_UNPARSEABLE):
         return [
             Finding(
                 "not_a_feed", f"{check.url}: {check.detail or 'not a feed, sitemap or URL list'}"
             )
         ]
-    if check.reason != "ok":
+    if check.reason != Reason.OK:
         why = f" ({check.detail})" if check.detail else ""
         return [Finding("feed_unreachable", f"{check.url}: {check.reason}{why}")]
     if not items:
@@ -108,11 +108,11 @@ def check_page(
     url = fetched.final_url or fetched.url
     result = extract_page(PageInput(url, fetched.body, fetched.content_type, options=options))
     if result.article is None:
-        code = "empty_body" if result.reason == "no_extractable_text" else "extract_error"
+        code = "empty_body" if result.reason == Reason.NO_EXTRACTABLE_TEXT else Reason.EXTRACT_ERROR
         finding = Finding(code, f"{item.url}: {result.reason} ({result.detail})")
         return PageCheck(item, result.reason, None, (finding,))
     article = with_feed_fallbacks(result.article, item, source.language if source else None)
-    return PageCheck(item, "ok", article, tuple(article_findings(article)))
+    return PageCheck(item, Reason.OK, article, tuple(article_findings(article)))
 
 
 def probe_source(source: SourceConfig, config: FetchConfig, limit: int, sample: int = 3) -> Probe:

@@ -20,7 +20,7 @@ from tasks.extract.extract import PageInput, extract_page
 from tasks.fetch.fetch import FetchConfig
 from tasks.fetch.hosts import HostRegistry
 from tasks.fetch.polite import fetch_pages
-from tasks.records import FetchOutcome
+from tasks.records import FetchOutcome, Reason
 from tasks.sources import SourceConfig
 
 META = "meta.json"
@@ -49,7 +49,7 @@ class Recorded:
         return FetchOutcome(
             url=self.url,
             kind=self.kind,
-            reason="ok",
+            reason=Reason.OK,
             final_url=self.final_url,
             status_code=200,
             content_type=self.content_type,

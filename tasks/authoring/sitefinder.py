@@ -20,7 +20,7 @@ from tasks.fetch.fetch import FetchConfig
 from tasks.fetch.hosts import HostRegistry, host_key
 from tasks.fetch.polite import fetch_pages
 from tasks.fetch.robots import interpret, robots_url
-from tasks.records import FetchOutcome
+from tasks.records import FetchOutcome, Reason
 
 FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml"})
 FEED_PATHS = (
@@ -50,7 +50,7 @@ class Candidate:
 
     @property
     def usable(self) -> bool:
-        return self.reason == "ok" and self.entries > 0
+        return self.reason == Reason.OK and self.entries > 0
 
 
 @dataclass(slots=True)
@@ -105,7 +105,7 @@ def _judge(outcome: FetchOutcome, kind: str, via: str) -> Candidate:
         return Candidate(outcome.url, kind, via, exc.reason, final_url=final)
     except SitemapError:
         return Candidate(outcome.url, kind, via, "not_a_sitemap", final_url=final)
-    return Candidate(outcome.url, kind, via, "ok", entries, final)
+    return Candidate(outcome.url, kind, via, Reason.OK, entries, final)
 
 
 def _check(

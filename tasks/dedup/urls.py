@@ -7,6 +7,8 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import idna
 
+from tasks.records import EntrySkip
+
 TRACKING_PARAMS = frozenset(
     {
         "fbclid",
@@ -66,16 +68,16 @@ def resolve_link(base: str, link: str) -> str:
     (``url_too_long``)."""
     link = link.strip()
     if len(link.encode("utf-8", "replace")) > MAX_URL_BYTES:
-        raise SkippedEntry("url_too_long")
+        raise SkippedEntry(EntrySkip.URL_TOO_LONG)
     try:
         absolute = urljoin(base, link) if base else link
         urlsplit(absolute).port  # noqa: B018 - raises on a bad authority or port
     except ValueError:
-        raise SkippedEntry("invalid_url") from None
+        raise SkippedEntry(EntrySkip.INVALID_URL) from None
     if _CONTROL.intersection(absolute):
-        raise SkippedEntry("invalid_url")
+        raise SkippedEntry(EntrySkip.INVALID_URL)
     if len(absolute.encode("utf-8", "replace")) > MAX_URL_BYTES:
-        raise SkippedEntry("url_too_long")
+        raise SkippedEntry(EntrySkip.URL_TOO_LONG)
     return absolute
 
 

@@ -20,7 +20,7 @@ from tasks.discover.urllists import is_local, looks_like_url_list, parse_url_lis
 from tasks.fetch.fetch import FetchConfig
 from tasks.fetch.hosts import HostRegistry
 from tasks.fetch.polite import fetch_pages
-from tasks.records import FeedItem, FeedState, FetchOutcome, Recheck
+from tasks.records import FeedItem, FeedState, FetchOutcome, Reason, Recheck
 
 MAX_DEPTH = 3  # sitemap index levels followed below a configured document
 FILTERED_READ = 10  # with a URL filter, up to this many times the item limit is read per document
@@ -106,7 +106,7 @@ def next_state(
 ) -> FeedState | None:
     """The feed's state after this fetch (``None``: nothing to remember, e.g. a failure)."""
     old = old or FeedState(url=outcome.url)
-    if outcome.reason == "not_modified":
+    if outcome.reason == Reason.NOT_MODIFIED:
         return replace(old, last_not_modified_at=now)
     if not outcome.ok or outcome.body is None:
         return None
@@ -170,7 +170,7 @@ def parse_document(
     except Exception as exc:  # a parser bug fails this document only
         detail = f"{type(exc).__name__}: {exc}"[:300]
         if kind == "sitemap":
-            raise SitemapError("sitemap_unparseable", detail) from None
+            raise SitemapError(Reason.SITEMAP_UNPARSEABLE, detail) from None
         raise FeedParseError(detail) from None
 
 
@@ -213,7 +213,7 @@ def _parse_outcome(
 
 
 def _unchanged(outcome: FetchOutcome, old: FeedState | None, new: FeedState | None) -> bool:
-    if outcome.reason == "not_modified":
+    if outcome.reason == Reason.NOT_MODIFIED:
         return True
     return bool(outcome.ok and old and new and old.body_hash and new.body_hash == old.body_hash)
 
@@ -342,7 +342,7 @@ def read_feeds(
                 reader.add(doc.items)
                 children += doc.children
                 state = None if doc.kind == "sitemapindex" else state
-        if not (outcome.ok or outcome.reason == "not_modified"):
+        if not (outcome.ok or outcome.reason == Reason.NOT_MODIFIED):
             reader.fail(outcome)
         elif state is not None:  # remember only feeds that were read (a broken one is retried)
             result.states.append(state)

@@ -19,7 +19,7 @@ import feedparser
 from tasks.dedup.urls import SkippedEntry, canonicalize_url, resolve_link, skipped_note
 from tasks.discover.xmlsafe import as_markup_safe, without_entity_declarations
 from tasks.extract.safetext import strip_unsafe
-from tasks.records import FeedItem
+from tasks.records import EntrySkip, FeedItem, Reason
 
 _TAG = re.compile(r"<[^>]*>")
 MAX_TITLE = 500  # characters kept of a feed item's title
@@ -37,7 +37,7 @@ class ParsedFeed:
 class FeedParseError(Exception):
     """The document is not a feed at all; ``reason`` is a machine-readable code."""
 
-    reason = "feed_unparseable"
+    reason = Reason.FEED_UNPARSEABLE
 
 
 def _entry_link(entry: Any) -> str | None:
@@ -152,7 +152,7 @@ def parse_feed(
             skips[exc.reason] += 1
             continue
         except Exception:  # one unreadable entry is skipped, not the feed
-            skips["entry_error"] += 1
+            skips[EntrySkip.ENTRY_ERROR] += 1
             continue
         if item is not None:
             items.setdefault(item.canonical_url, item)

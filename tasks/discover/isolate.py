@@ -18,6 +18,8 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from tasks.records import Reason
+
 PARSE_TIMEOUT = 30.0  # seconds one document may take to parse (a normal feed takes milliseconds)
 PARSE_MEMORY_MB = 2048  # address space of the parsing process (a 20 MB document needs ~300 MB)
 START_TIMEOUT = 60.0  # seconds the helper may take to start and import the parsers
@@ -74,7 +76,7 @@ class IsolatedParser:
         child.close()
         if not parent.poll(START_TIMEOUT) or parent.recv() != "ready":
             process.kill()
-            raise ParseAborted("parse_crashed", "the parsing process did not start")
+            raise ParseAborted(Reason.PARSE_CRASHED, "the parsing process did not start")
         self._process, self._conn = process, parent
         return parent
 
@@ -95,15 +97,17 @@ class IsolatedParser:
                 conn.send((function, args))
                 if not conn.poll(self.timeout):
                     self._stop()
-                    raise ParseAborted("parse_timeout", f"parsing took over {self.timeout:g} s")
+                    raise ParseAborted(
+                        Reason.PARSE_TIMEOUT, f"parsing took over {self.timeout:g} s"
+                    )
                 ok, value = conn.recv()
             except (EOFError, OSError, BrokenPipeError):
                 self._stop()
-                raise ParseAborted("parse_crashed", "the parsing process died") from None
+                raise ParseAborted(Reason.PARSE_CRASHED, "the parsing process died") from None
         if not ok and isinstance(value, MemoryError):
             with self._lock:
                 self._stop()
-            raise ParseAborted("parse_crashed", f"out of memory ({self.memory_mb} MB)")
+            raise ParseAborted(Reason.PARSE_CRASHED, f"out of memory ({self.memory_mb} MB)")
         if not ok:
             raise value
         return value

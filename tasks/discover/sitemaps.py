@@ -17,7 +17,7 @@ from lxml import etree
 
 from tasks.dedup.urls import SkippedEntry, canonicalize_url, resolve_link, skipped_note
 from tasks.discover.xmlsafe import without_entity_declarations
-from tasks.records import FeedItem
+from tasks.records import FeedItem, Reason
 
 MAX_ENTRIES = 50_000  # per document (the sitemaps.org limit)
 MAX_CHILDREN = 1_000  # child sitemaps read from one index
@@ -60,9 +60,9 @@ def gunzip(body: bytes, limit: int = MAX_INFLATED) -> bytes:
             while chunk := stream.read(1 << 20):
                 out.write(chunk)
                 if out.tell() > limit:
-                    raise SitemapError("decompression_limit", f"inflates beyond {limit} bytes")
+                    raise SitemapError(Reason.DECOMPRESSION_LIMIT, f"inflates beyond {limit} bytes")
     except (OSError, EOFError, zlib.error) as exc:
-        raise SitemapError("decoding_error", f"bad gzip data: {exc}") from None
+        raise SitemapError(Reason.DECODING_ERROR, f"bad gzip data: {exc}") from None
     return out.getvalue()
 
 
@@ -154,7 +154,9 @@ def parse_sitemap(
         repaired = _parse_xml(_BARE_AMP.sub(b"&amp;", data))[0]
         root = repaired if repaired is not None else root
     if root is None or _local(root) not in ("urlset", "sitemapindex"):
-        raise SitemapError("sitemap_unparseable", warning or "no <urlset> or <sitemapindex> root")
+        raise SitemapError(
+            Reason.SITEMAP_UNPARSEABLE, warning or "no <urlset> or <sitemapindex> root"
+        )
     kind = _local(root)
     cap = limit if kind == "urlset" else MAX_CHILDREN
     entry_tag = "url" if kind == "urlset" else "sitemap"

@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from tasks.dedup.urls import SkippedEntry, canonicalize_url, resolve_link, skipped_note
-from tasks.records import FeedItem, FetchOutcome
+from tasks.records import FeedItem, FetchOutcome, Reason
 
 MAX_LOCAL_BYTES = 50_000_000
 
@@ -34,15 +34,17 @@ def read_local(url: str, limit: int = MAX_LOCAL_BYTES) -> FetchOutcome:
         with path.open("rb") as stream:
             body = stream.read(limit + 1)
     except OSError as exc:
-        return FetchOutcome(url, "feed", "file_error", detail=str(exc)[:500], started_at=started)
+        return FetchOutcome(
+            url, "feed", Reason.FILE_ERROR, detail=str(exc)[:500], started_at=started
+        )
     if len(body) > limit:
         return FetchOutcome(
-            url, "feed", "too_large", detail=f"over {limit} bytes", started_at=started
+            url, "feed", Reason.TOO_LARGE, detail=f"over {limit} bytes", started_at=started
         )
     return FetchOutcome(
         url=url,
         kind="feed",
-        reason="ok",
+        reason=Reason.OK,
         final_url=url,
         duration_ms=int((time.monotonic() - clock) * 1000),
         bytes_read=len(body),

@@ -16,7 +16,7 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from tasks.dedup.urls import canonicalize_url
 from tasks.fetch.fetch import HTML_TYPES
-from tasks.records import FeedItem, FetchOutcome
+from tasks.records import FeedItem, FetchOutcome, Reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,10 +115,10 @@ def scan_warc(path: str, scan: WarcScan | None = None) -> WarcScan:
                 detail = f"{skipped} bytes at offset {bad} are not a WARC record: skipped"
                 if position is None:
                     detail += " (to the end of the file: a truncated record or trailing garbage)"
-                scan.problems.append(FetchOutcome(path, "feed", "warc_skipped", detail=detail))
+                scan.problems.append(FetchOutcome(path, "feed", Reason.WARC_SKIPPED, detail=detail))
     except OSError as exc:
         detail = f"{type(exc).__name__}: {exc}"[:500]
-        scan.problems.append(FetchOutcome(path, "feed", "warc_error", detail=detail))
+        scan.problems.append(FetchOutcome(path, "feed", Reason.WARC_ERROR, detail=detail))
     return scan
 
 
@@ -136,15 +136,19 @@ def _outcome(entry: WarcEntry, record: Any, max_bytes: int) -> FetchOutcome:
     body = record.content_stream().read(max_bytes + 1)
     started = _warc_date(record.rec_headers.get_header("WARC-Date"))
     if len(body) > max_bytes:
-        return FetchOutcome(entry.url, "page", "too_large", status_code=200, started_at=started)
+        return FetchOutcome(
+            entry.url, "page", Reason.TOO_LARGE, status_code=200, started_at=started
+        )
     missing = getattr(record.raw_stream, "limit", 0)  # declared Content-Length never read
     if missing:
         detail = f"record ends {missing} bytes before its Content-Length ({record.length})"
-        return FetchOutcome(entry.url, "page", "warc_truncated", detail=detail, started_at=started)
+        return FetchOutcome(
+            entry.url, "page", Reason.WARC_TRUNCATED, detail=detail, started_at=started
+        )
     return FetchOutcome(
         url=entry.url,
         kind="page",
-        reason="ok",
+        reason=Reason.OK,
         final_url=entry.url,
         status_code=200,
         content_type=record.http_headers.get_header("Content-Type"),
@@ -169,7 +173,7 @@ def read_entries(entries: Sequence[WarcEntry], max_bytes: int) -> list[FetchOutc
                 outcomes.append(_outcome(entry, record, max_bytes))
         except (StopIteration, *_READ_ERRORS) as exc:
             detail = f"{type(exc).__name__}: {exc}"[:500]
-            outcomes.append(FetchOutcome(entry.url, "page", "warc_error", detail=detail))
+            outcomes.append(FetchOutcome(entry.url, "page", Reason.WARC_ERROR, detail=detail))
     return outcomes
 
 

@@ -31,6 +31,7 @@ from tasks.records import (
     FetchedPage,
     FetchOutcome,
     PageResult,
+    Reason,
 )
 
 MIN_WORDS = 25
@@ -125,12 +126,12 @@ def _not_an_article(raw: str, text: str) -> str | None:
     """Why a body is not an article (H7), or None when it is one. ``raw`` is the body before
     cleaning (which drops consent lines), ``text`` after."""
     if len(_WORD.findall(raw)) < WALL_WORDS and _WALL.search(raw):
-        return "consent_or_paywall"
+        return Reason.CONSENT_OR_PAYWALL
     words = len(_WORD.findall(text))
     if words == 0:
-        return "no_extractable_text"
+        return Reason.NO_EXTRACTABLE_TEXT
     if len(text) < MIN_CHARS or (words < MIN_WORDS and len(text) < CJK_CHARS):
-        return "too_short"
+        return Reason.TOO_SHORT
     return None
 
 
@@ -189,9 +190,13 @@ def parse_page(page: PageInput) -> ParsedPage | ExtractionResult:
         kept = keepchars.shield(tree, html)  # ZWJ, ZWNJ, bidi marks: trafilatura drops them
         doc = _bare_extraction(html if tree is None else tree, page.url, options)
     except Exception as exc:  # trafilatura may raise on hostile markup: record it, go on
-        return ExtractionResult(page.url, None, "extract_error", f"{type(exc).__name__}: {exc}")
+        return ExtractionResult(
+            page.url, None, Reason.EXTRACT_ERROR, f"{type(exc).__name__}: {exc}"
+        )
     if doc is None:
-        return ExtractionResult(page.url, None, "no_extractable_text", "trafilatura found no body")
+        return ExtractionResult(
+            page.url, None, Reason.NO_EXTRACTABLE_TEXT, "trafilatura found no body"
+        )
     data = doc if isinstance(doc, dict) else doc.as_dict()
     structured = read_structured(tree)
     site = _clean_field(data.get("sitename"))

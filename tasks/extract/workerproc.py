@@ -18,7 +18,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from tasks.extract.extract import PageInput
-from tasks.records import ExtractionResult
+from tasks.records import ExtractionResult, Reason
 
 Extractor = Callable[[PageInput], ExtractionResult]
 START_TIMEOUT = 120.0  # seconds a new worker may take to import and warm up
@@ -72,7 +72,7 @@ def too_large(page: PageInput, limit: int) -> ExtractionResult | None:
     if len(page.html) <= limit:
         return None
     return ExtractionResult(
-        page.url, None, "html_too_large", f"{len(page.html)} bytes > {limit} (max_html_bytes)"
+        page.url, None, Reason.HTML_TOO_LARGE, f"{len(page.html)} bytes > {limit} (max_html_bytes)"
     )
 
 

@@ -48,7 +48,7 @@ from tasks.extract.workerproc import (
     resident_bytes,
     too_large,
 )
-from tasks.records import ExtractionResult
+from tasks.records import ExtractionResult, Reason
 
 DEFAULT_LIMITS = PoolLimits()
 RSS_POLL = 0.1  # seconds between memory checks of the busy workers
@@ -252,7 +252,7 @@ class ExtractionPool:
         if worker.job is not None:
             url = worker.job.page.url
             detail = f"worker exited with code {code}"
-            _resolve(worker.job.future, ExtractionResult(url, None, "extract_crashed", detail))
+            _resolve(worker.job.future, ExtractionResult(url, None, Reason.EXTRACT_CRASHED, detail))
             log.warning("extraction worker died on %s (exit code %s)", url, code)
         elif not worker.ready or worker.done == 0:  # never did a page: counts as a failed start
             self._start_failures += 1
@@ -275,7 +275,9 @@ class ExtractionPool:
                 url = worker.job.page.url
                 self._retire(worker, stop=False)
                 detail = f"killed after {self.limits.timeout:g} s (extract_timeout)"
-                _resolve(worker.job.future, ExtractionResult(url, None, "extract_timeout", detail))
+                _resolve(
+                    worker.job.future, ExtractionResult(url, None, Reason.EXTRACT_TIMEOUT, detail)
+                )
                 log.warning("extraction of %s killed after %g s", url, self.limits.timeout)
             elif not worker.ready and now >= worker.started + START_TIMEOUT:
                 self._retire(worker, stop=False)
@@ -294,7 +296,7 @@ class ExtractionPool:
             url = worker.job.page.url
             self._retire(worker, stop=False)
             detail = f"worker reached {rss // 2**20} MB > {limit} MB (extract_max_rss_mb)"
-            _resolve(worker.job.future, ExtractionResult(url, None, "extract_memory", detail))
+            _resolve(worker.job.future, ExtractionResult(url, None, Reason.EXTRACT_MEMORY, detail))
             log.warning("extraction of %s killed at %d MB", url, rss // 2**20)
 
     def _give_up(self) -> None:
@@ -304,7 +306,9 @@ class ExtractionPool:
         log.error("extraction workers cannot start; %d page(s) not extracted", len(jobs))
         for job in jobs:
             detail = "extraction workers could not start"
-            _resolve(job.future, ExtractionResult(job.page.url, None, "extract_crashed", detail))
+            _resolve(
+                job.future, ExtractionResult(job.page.url, None, Reason.EXTRACT_CRASHED, detail)
+            )
         self._start_failures = 0
 
     def _fail_all(self, detail: str) -> None:
@@ -320,7 +324,9 @@ class ExtractionPool:
             self._queue = []
             self._supervisor = None
         for job in jobs:
-            _resolve(job.future, ExtractionResult(job.page.url, None, "extract_crashed", detail))
+            _resolve(
+                job.future, ExtractionResult(job.page.url, None, Reason.EXTRACT_CRASHED, detail)
+            )
 
     def ready_workers(self) -> int:
         """How many workers are warmed up and able to take a page now."""

@@ -32,12 +32,12 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from tasks.fetch.netguard import BlockedURL, NetworkPolicy, check_url, guarded
 from tasks.fetch.robots import ROBOTS_MAX_BYTES
-from tasks.records import FetchOutcome
+from tasks.records import FetchOutcome, Reason, http_reason
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 CHUNK = 64 * 1024
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-RETRY_REASONS = frozenset({"conn_error", "timeout", "dns_error"})
+RETRY_REASONS = frozenset({Reason.CONN_ERROR, Reason.TIMEOUT, Reason.DNS_ERROR})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
@@ -134,8 +134,10 @@ def make_session(config: FetchConfig) -> requests.Session:
 def _read_body(response: requests.Response, cap: int, deadline: float, truncate: bool) -> bytes:
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > cap and not truncate:
-        raise _Abort("too_large", f"Content-Length {declared} exceeds {cap} bytes")
-    over = "decompression_limit" if response.headers.get("Content-Encoding") else "too_large"
+        raise _Abort(Reason.TOO_LARGE, f"Content-Length {declared} exceeds {cap} bytes")
+    over = (
+        Reason.DECOMPRESSION_LIMIT if response.headers.get("Content-Encoding") else Reason.TOO_LARGE
+    )
     chunks: list[bytes] = []
     size = 0
     try:
@@ -149,16 +151,16 @@ def _read_body(response: requests.Response, cap: int, deadline: float, truncate:
                     break
                 raise _Abort(over, f"decoded body exceeds {cap} bytes")
             if time.monotonic() > deadline:
-                raise _Abort("timeout", "response took longer than the total deadline")
+                raise _Abort(Reason.TIMEOUT, "response took longer than the total deadline")
             chunks.append(chunk)
         else:  # read to its end: the connection goes back to the session's pool (kept alive)
             response.raw.release_conn()
     except urllib3.exceptions.ReadTimeoutError as exc:
-        raise _Abort("timeout", f"read timeout: {exc}") from exc
+        raise _Abort(Reason.TIMEOUT, f"read timeout: {exc}") from exc
     except urllib3.exceptions.DecodeError as exc:
-        raise _Abort("decoding_error", str(exc)) from exc
+        raise _Abort(Reason.DECODING_ERROR, str(exc)) from exc
     except (urllib3.exceptions.ProtocolError, http.client.HTTPException) as exc:
-        raise _Abort("conn_error", f"body cut short: {exc}") from exc
+        raise _Abort(Reason.CONN_ERROR, f"body cut short: {exc}") from exc
     return b"".join(chunks)
 
 
@@ -230,7 +232,7 @@ def _get(
         )
         with response:
             if time.monotonic() >= deadline:  # the watchdog cut the headers short
-                raise _Abort("timeout", "headers took longer than the total deadline")
+                raise _Abort(Reason.TIMEOUT, "headers took longer than the total deadline")
             if response.status_code in _REDIRECTS and "Location" in response.headers:
                 current = urljoin(current, response.headers["Location"])
                 continue
@@ -239,22 +241,22 @@ def _get(
             if response.status_code != 200:
                 return _Response(response.status_code, current, response.headers, b"")
             if kind == "page" and _media_type(response) not in HTML_TYPES:
-                raise _Abort("not_html", f"content type {_media_type(response) or 'missing'}")
+                raise _Abort(Reason.NOT_HTML, f"content type {_media_type(response) or 'missing'}")
             body = _read_body(response, _cap(kind, config), deadline, truncate=kind == "robots")
             return _Response(200, current, response.headers, body)
-    raise _Abort("too_many_redirects", f"more than {config.max_redirects} redirects")
+    raise _Abort(Reason.TOO_MANY_REDIRECTS, f"more than {config.max_redirects} redirects")
 
 
 _EXCEPTION_REASONS: tuple[tuple[type[Exception], str], ...] = (
-    (requests.exceptions.Timeout, "timeout"),
-    (requests.exceptions.SSLError, "tls_error"),
-    (requests.exceptions.ContentDecodingError, "decoding_error"),
-    (requests.exceptions.ChunkedEncodingError, "conn_error"),
-    (requests.exceptions.ConnectionError, "conn_error"),
-    (requests.exceptions.InvalidURL, "invalid_url"),
-    (requests.exceptions.MissingSchema, "invalid_url"),
-    (requests.exceptions.InvalidSchema, "invalid_url"),
-    (ValueError, "invalid_url"),
+    (requests.exceptions.Timeout, Reason.TIMEOUT),
+    (requests.exceptions.SSLError, Reason.TLS_ERROR),
+    (requests.exceptions.ContentDecodingError, Reason.DECODING_ERROR),
+    (requests.exceptions.ChunkedEncodingError, Reason.CONN_ERROR),
+    (requests.exceptions.ConnectionError, Reason.CONN_ERROR),
+    (requests.exceptions.InvalidURL, Reason.INVALID_URL),
+    (requests.exceptions.MissingSchema, Reason.INVALID_URL),
+    (requests.exceptions.InvalidSchema, Reason.INVALID_URL),
+    (ValueError, Reason.INVALID_URL),
     (requests.exceptions.RequestException, "request_error"),
 )
 
@@ -310,9 +312,12 @@ def _attempt(
         reason = next((r for t, r in _EXCEPTION_REASONS if isinstance(exc, t)), "fetch_error")
         detail = describe_error(exc)
         if time.monotonic() >= deadline:  # our watchdog cut the connection
-            reason, detail = "timeout", f"response took longer than the total deadline ({detail})"
+            reason, detail = (
+                Reason.TIMEOUT,
+                f"response took longer than the total deadline ({detail})",
+            )
     else:
-        reason = {200: "ok", 304: "not_modified"}.get(got.status, f"http_{got.status}")
+        reason = {200: Reason.OK, 304: Reason.NOT_MODIFIED}.get(got.status, http_reason(got.status))
         outcome = FetchOutcome(
             url=url,
             kind=kind,
@@ -339,7 +344,7 @@ def _attempt(
         detail=(detail or "")[:500] or None,
         started_at=started_at,
     )
-    return outcome, None, reason == "timeout" and time.monotonic() >= deadline
+    return outcome, None, reason == Reason.TIMEOUT and time.monotonic() >= deadline
 
 
 def _retryable(outcome: FetchOutcome) -> bool:

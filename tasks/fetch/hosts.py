@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from tasks.fetch.netguard import CheckedHosts, NetworkPolicy
+from tasks.records import Reason, http_reason
 
 if TYPE_CHECKING:
     import requests
@@ -21,7 +22,9 @@ if TYPE_CHECKING:
     from tasks.records import FetchOutcome, RobotsRecord
 
 # Outcomes that count against a host (the server or the path to it is failing, or throttling).
-HOST_FAILURES = frozenset({"conn_error", "timeout", "dns_error", "tls_error", "http_429"})
+HOST_FAILURES = frozenset(
+    {Reason.CONN_ERROR, Reason.TIMEOUT, Reason.DNS_ERROR, Reason.TLS_ERROR, http_reason(429)}
+)
 
 
 def host_key(url: str) -> str:

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from urllib3.connection import HTTPConnection
 
 from tasks.dedup.urls import MAX_URL_BYTES
+from tasks.records import Reason
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -116,7 +117,9 @@ def guarded(base: type[HTTPConnection], policy: NetworkPolicy) -> type[HTTPConne
             peer = ipaddress.ip_address(str(sock.getpeername()[0]).split("%", 1)[0])
             if not policy.allows(peer):
                 sock.close()
-                raise BlockedURL("blocked_address", f"{self.host} connected to non-public {peer}")
+                raise BlockedURL(
+                    Reason.BLOCKED_ADDRESS, f"{self.host} connected to non-public {peer}"
+                )
             return sock
 
     return Guarded
@@ -126,36 +129,36 @@ def _target(url: str) -> tuple[str, int]:
     """The URL's host and port, after refusing other schemes, userinfo, overlong and broken
     URLs."""
     if len(url.encode("utf-8", "replace")) > MAX_URL_BYTES:  # e.g. a redirect to a 6 KB URL
-        raise BlockedURL("url_too_long", f"a URL of over {MAX_URL_BYTES} bytes")
+        raise BlockedURL(Reason.URL_TOO_LONG, f"a URL of over {MAX_URL_BYTES} bytes")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
-        raise BlockedURL("blocked_scheme", f"scheme {parts.scheme!r} is not http or https")
+        raise BlockedURL(Reason.BLOCKED_SCHEME, f"scheme {parts.scheme!r} is not http or https")
     if parts.username is not None or parts.password is not None:
-        raise BlockedURL("blocked_userinfo", "URLs with user information are refused")
+        raise BlockedURL(Reason.BLOCKED_USERINFO, "URLs with user information are refused")
     host = parts.hostname
     if not host:
-        raise BlockedURL("invalid_url", "no host")
+        raise BlockedURL(Reason.INVALID_URL, "no host")
     try:
         return host, parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
-        raise BlockedURL("invalid_url", str(exc)) from exc
+        raise BlockedURL(Reason.INVALID_URL, str(exc)) from exc
 
 
 def _check_addresses(host: str, port: int, policy: NetworkPolicy) -> None:
     try:
         addresses = resolve(host, port)
     except (OSError, UnicodeError) as exc:
-        raise BlockedURL("dns_error", f"{host}: {exc}") from exc
+        raise BlockedURL(Reason.DNS_ERROR, f"{host}: {exc}") from exc
     for address in addresses:
         if not policy.allows(address):
             raise BlockedURL(
-                "blocked_address",
+                Reason.BLOCKED_ADDRESS,
                 f"{host} resolves to {address}, which is not a public address "
                 "(set NEWSFLOW_ALLOW_PRIVATE_NETWORKS to allow it)",
             )
     for address in addresses:
         if not policy.allows_port(address, port):
-            raise BlockedURL("blocked_port", f"port {port} is not a web port")
+            raise BlockedURL(Reason.BLOCKED_PORT, f"port {port} is not a web port")
 
 
 def check_url(url: str, policy: NetworkPolicy) -> None:
@@ -182,7 +185,7 @@ class CheckedHosts:
             try:
                 _check_addresses(*target, self.policy)
             except BlockedURL as exc:
-                if exc.reason == "dns_error":
+                if exc.reason == Reason.DNS_ERROR:
                     raise
                 verdict = exc
             with self._lock:

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from tasks.fetch.fetch import FetchConfig, attempt, fetch, make_session
 from tasks.fetch.hosts import HostRegistry, HostState, host_key
 from tasks.fetch.robots import interpret, record_of, robots_url
-from tasks.records import FetchOutcome
+from tasks.records import FetchOutcome, Reason
 
 WAKE_AT_LEAST = 1.0  # seconds: a waiting thread looks again at least this often
 
@@ -138,7 +138,7 @@ class _Fetcher:
 
     def _skipped(self, key: str, job: _Job) -> FetchOutcome:
         why = self.hosts.host(key).skipped or ""
-        return _skipped(job.url, self.kind, "host_skipped", why)
+        return _skipped(job.url, self.kind, Reason.HOST_SKIPPED, why)
 
     def _one(self, key: str, job: _Job) -> FetchOutcome | None:
         """Work on ``job`` while holding its host: its final outcome, or ``None`` when it went
@@ -161,10 +161,10 @@ class _Fetcher:
             self._requeue(key, job)
             return None, max(config.delay, state.crawl_delay)
         if state.skipped is not None:
-            return _skipped(job.url, self.kind, "host_skipped", state.skipped), None
+            return _skipped(job.url, self.kind, Reason.HOST_SKIPPED, state.skipped), None
         if self.kind == "page" and state.robots is not None and not state.robots.allows(job.url):
             return _skipped(
-                job.url, self.kind, "robots_disallowed", "disallowed by robots.txt"
+                job.url, self.kind, Reason.ROBOTS_DISALLOWED, "disallowed by robots.txt"
             ), None
         session = self.hosts.session(key, lambda: make_session(config))
         checks = self.hosts.checks(config.network_policy)
