@@ -41,7 +41,8 @@ def test_readme_names_every_entry_skip_reason() -> None:
 
 
 def test_reasons_are_their_strings() -> None:
-    assert Reason.OK == "ok" and f"{Reason.HOST_SKIPPED}" == "host_skipped"
+    assert str(Reason.OK) == "ok" and f"{Reason.HOST_SKIPPED}" == "host_skipped"
+    assert isinstance(Reason.TIMEOUT, str) and "timeout" in {Reason.TIMEOUT}
     assert http_reason(404) == "http_404"
     assert OK_REASONS == ("ok", "not_modified")
     assert all(type(code) is str for code in OK_REASONS)  # bound in SQL as plain text
