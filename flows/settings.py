@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     # (`<block-type-slug>/<name>`, e.g. `slack-webhook/ops`, or a block's name) when a newsflow
     # flow run fails or crashes, and when a source's latest `alert_empty_runs` runs in a row
     # stored nothing (0: not that one). Unset: no alerts (apply removes them).
-    alert_block: str | None = None
+    alert_block: Annotated[str | None, BeforeValidator(lambda v: v or None)] = None  # "": unset
     alert_empty_runs: int = Field(5, ge=0)
     keep_raw_html: bool = True
     # `newsflow ingest` without PREFECT_API_URL runs without Prefect's engine (no temporary

@@ -2,7 +2,7 @@
 automations that notify through that block, against a real ``prefect server start``: a failing
 ``ingest-news`` run, and a source whose runs stored nothing N times in a row, each make the
 server POST to a Custom Webhook block pointed at a loopback receiver. Re-applying updates the
-automations in place; unsetting the block removes them."""
+automations in place (the block named by its name alone); unsetting the block removes them."""
 
 from __future__ import annotations
 
@@ -226,13 +226,15 @@ def test_apply_installs_alerts_that_really_notify(
             )
 
             # Re-applying updates in place (same ids, the new N); unsetting the block removes them.
-            again = newsflow(["deployments", "apply"], env | {"NEWSFLOW_ALERT_EMPTY_RUNS": "3"})
+            by_name = {"NEWSFLOW_ALERT_BLOCK": "ops", "NEWSFLOW_ALERT_EMPTY_RUNS": "3"}
+            again = newsflow(["deployments", "apply"], env | by_name)  # the name alone will do
             assert again.returncode == 0, again.stdout + again.stderr
             updated = automations(client)
             assert {n: a["id"] for n, a in updated.items()} == {
                 n: a["id"] for n, a in installed.items()
             }
             assert updated[EMPTY_AUTOMATION]["trigger"]["match"][STREAK_LABEL] == "3"
+            assert updated[EMPTY_AUTOMATION]["actions"][0]["block_document_id"] == block_id
             unset = {k: v for k, v in env.items() if k != "NEWSFLOW_ALERT_BLOCK"}
             removed = newsflow(["deployments", "apply"], unset)
             assert removed.returncode == 0, removed.stdout + removed.stderr
@@ -249,3 +251,17 @@ def test_readme_documents_every_setting() -> None:
     table = readme[readme.index("### Settings") : readme.index("## Query")]
     missing = [f for f in Settings.model_fields if f"`NEWSFLOW_{f.upper()}`" not in table]
     assert not missing, f"not in README's Settings table: {missing}"
+
+
+def test_readme_operate_names_the_automations_and_the_event() -> None:
+    """What an operator reads in README "Operate" is what the UI's Automations page and Event
+    Feed show."""
+    from flows.deployments import ZOMBIE_AUTOMATION
+    from flows.outcome import SOURCE_RESOURCE
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    operate = " ".join(readme[readme.index("## Operate") : readme.index("## Query")].split())
+    for text in (FAILED_AUTOMATION, EMPTY_AUTOMATION, ZOMBIE_AUTOMATION):
+        assert text in operate, text
+    for text in (EMPTY_EVENT, STREAK_LABEL, f"{SOURCE_RESOURCE}<name>", "newsflow metrics"):
+        assert f"`{text}" in operate, text
