@@ -7,7 +7,10 @@ COPY pyproject.toml README.md ./
 COPY flows ./flows
 COPY tasks ./tasks
 COPY storage ./storage
-RUN pip install --no-cache-dir .
+# The client's Prefect is the server image's (docker-compose.yml's prefect-server tag; a test
+# keeps the two equal): a newer client can send what an older server does not understand.
+ARG PREFECT_VERSION=3.9.1
+RUN pip install --no-cache-dir . "prefect==${PREFECT_VERSION}"
 COPY sources.yaml prefect.yaml ./
 RUN useradd --create-home newsflow
 USER newsflow

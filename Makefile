@@ -1,10 +1,11 @@
 # One command runs exactly what CI runs: `make test`. `make run` ingests ./sources.yaml into ./newsflow.db.
+# `make demo` ingests the project's own test sites, served on 127.0.0.1, into ./demo.db (no internet).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint unit venv clean
+.PHONY: run demo test lint unit venv clean
 
 venv: $(STAMP)
 
@@ -16,6 +17,9 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/newsflow ingest
+
+demo: $(STAMP)
+	$(BIN)/python -m tests.sites.demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

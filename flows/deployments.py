@@ -149,24 +149,36 @@ def zombie_automation(within_seconds: int) -> Any:
     )
 
 
-def ensure_zombie_automation(within_seconds: int) -> str:
-    """Create (or replace) the zombie-run automation on the server; ``0`` removes it. What was
-    done: ``created``, ``replaced``, ``removed`` or ``off``."""
+def sync_automation(name: str, automation: Any | None) -> str:
+    """Leave the server exactly one automation named ``name``, ``automation`` (an existing one is
+    updated in place: same id, no duplicate on re-apply), or none when it is ``None``. What was
+    done: ``created``, ``updated``, ``removed`` or ``off``."""
     from prefect.client.orchestration import get_client
 
+    with get_client(sync_client=True) as client:
+        found = client.read_automations_by_name(name)
+        keep, extra = (found[0], found[1:]) if found and automation is not None else (None, found)
+        for old in extra:
+            client.delete_automation(old.id)
+        if automation is None:
+            return "removed" if found else "off"
+        if keep is None:
+            client.create_automation(automation)
+            return "created"
+        client.update_automation(keep.id, automation)
+    return "updated"
+
+
+def ensure_zombie_automation(within_seconds: int) -> str:
+    """Install (or update) the zombie-run automation on the server; ``0`` removes it. What was
+    done, as ``sync_automation`` says."""
     if 0 < within_seconds < MIN_ZOMBIE_SECONDS:
         raise DeploymentsError(
             f"NEWSFLOW_ZOMBIE_AFTER_SECONDS={within_seconds} is below {MIN_ZOMBIE_SECONDS}: live"
             " runs would be marked crashed between two heartbeats"
         )
-    with get_client(sync_client=True) as client:
-        old = client.read_automations_by_name(ZOMBIE_AUTOMATION)
-        for automation in old:
-            client.delete_automation(automation.id)
-        if within_seconds <= 0:
-            return "removed" if old else "off"
-        client.create_automation(zombie_automation(within_seconds))
-    return "replaced" if old else "created"
+    wanted = zombie_automation(within_seconds) if within_seconds > 0 else None
+    return sync_automation(ZOMBIE_AUTOMATION, wanted)
 
 
 def deploy(text: str, workdir: Path) -> int:

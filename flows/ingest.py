@@ -18,7 +18,7 @@ from flows import runtime, steps
 from flows.runner import Handle, PrefectRunner, Runner
 from flows.settings import Settings
 from flows.summary import Outcome, SourceReport
-from storage import runs
+from storage import health, runs
 from storage.engine import snapshot, transaction
 from storage.migrate import ensure_schema, has_schema
 from tasks.records import RunCounts
@@ -164,8 +164,10 @@ def run_sources(runner: Runner, settings: Settings, sources: list[SourceConfig])
     runner.call(steps.prune_raw_html, settings)
     with snapshot(settings.database_url) as session:
         failures = runs.failures_by_reason(session, list(run_ids.values()))
+        streaks = health.empty_streaks(session, list(run_ids))
     for report in reports:
         report.failures = failures.get(run_ids[report.source], {})
+        report.empty_runs = streaks.get(report.source, 0)
     return Outcome(reports, time.monotonic() - started)
 
 
@@ -197,10 +199,11 @@ def ingest_news(
     settings = Settings()
     sources = resolve_sources(settings, source_names, sources_path, source_entries)
     outcome = run_sources(PrefectRunner(), settings, sources)
-    from flows.outcome import log_outcome, publish_artifacts, state_message
+    from flows.outcome import emit_empty_streaks, log_outcome, publish_artifacts, state_message
 
     log_outcome(get_run_logger(), outcome.reports)
     publish_artifacts(outcome)
+    emit_empty_streaks(outcome.reports)  # what the empty-source alert watches
     return _conclude(outcome.reports, state_message(outcome.reports), settings.fail_share)
 
 

@@ -1,13 +1,14 @@
 """What a run says about itself where an operator looks: one INFO line per source with its
 counts and a WARNING with its failures by reason (Prefect's log view, or the console), a short
 state message ("12 new, 3 failed: http_404 2, timeout 1"), and one Markdown artifact per source
-(key ``ingest-summary-<source>``) that reads at a normal window width."""
+(key ``ingest-summary-<source>``) that reads at a normal window width; and, per source whose
+latest runs stored nothing, the Prefect event the empty-source alert watches."""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from flows.summary import COLUMNS, Outcome, SourceReport
@@ -15,7 +16,15 @@ from tasks.records import Reason
 
 # A feed that fails with one of these never reached a server: DNS or the connection itself.
 OFFLINE_REASONS = frozenset({Reason.DNS_ERROR, Reason.CONN_ERROR})
-OFFLINE_HINT = "every feed failed with a DNS or connection error: this machine may be offline"
+OFFLINE_HINT = (
+    "every feed failed with a DNS or connection error: this machine may be offline"
+    " (`make demo` ingests the project's own test sites without internet)"
+)
+# The event a flow run emits per source whose latest runs stored nothing (the empty-source alert
+# of flows/alerts.py watches it): resource ``newsflow.source.<name>``, the streak as a label.
+EMPTY_EVENT = "newsflow.source.empty"
+STREAK_LABEL = "newsflow.empty-runs"
+SOURCE_RESOURCE = "newsflow.source."
 
 
 def reasons_text(failures: dict[str, int]) -> str:
@@ -104,3 +113,31 @@ def publish_artifacts(outcome: Outcome) -> None:
             key=artifact_key(report.source),
             description=f"newsflow ingest of {report.source}: counts and failures by reason",
         )
+
+
+def emit_empty_streaks(reports: Iterable[SourceReport]) -> int:
+    """Emit ``newsflow.source.empty`` for each source of the run whose streak of runs that
+    stored nothing is not zero (only inside a flow run; Prefect sends it with the run's other
+    events). How many were emitted."""
+    from prefect.events import emit_event
+
+    emitted = 0
+    for report in reports:
+        if report.empty_runs <= 0:
+            continue
+        emit_event(
+            EMPTY_EVENT,
+            resource={
+                "prefect.resource.id": SOURCE_RESOURCE + report.source,
+                "prefect.resource.name": report.source,
+                STREAK_LABEL: str(report.empty_runs),
+            },
+            payload={
+                "source": report.source,
+                "empty_runs": report.empty_runs,
+                "status": report.status,
+                "message": source_message(report),
+            },
+        )
+        emitted += 1
+    return emitted

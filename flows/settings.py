@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     # `deployments apply`: a flow run without a heartbeat for this long is marked Crashed by a
     # Prefect automation (0: no automation). Above PREFECT_FLOWS_HEARTBEAT_FREQUENCY, with margin.
     zombie_after_seconds: int = Field(600, ge=0)
+    # `deployments apply`: Prefect automations that notify through this notification block
+    # (`<block-type-slug>/<name>`, e.g. `slack-webhook/ops`, or a block's name) when a newsflow
+    # flow run fails or crashes, and when a source's latest `alert_empty_runs` runs in a row
+    # stored nothing (0: not that one). Unset: no alerts (apply removes them).
+    alert_block: Annotated[str | None, BeforeValidator(lambda v: v or None)] = None  # "": unset
+    alert_empty_runs: int = Field(5, ge=0)
     keep_raw_html: bool = True
     # `newsflow ingest` without PREFECT_API_URL runs without Prefect's engine (no temporary
     # server); true: as a flow on a temporary server, recorded in PREFECT_HOME's database.

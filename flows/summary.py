@@ -18,6 +18,7 @@ class SourceReport:
     counts: RunCounts = field(default_factory=RunCounts)
     errors: list[str] = field(default_factory=list)
     failures: dict[str, int] = field(default_factory=dict)  # failed fetches by reason
+    empty_runs: int = 0  # the source's latest runs in a row that stored nothing, this one included
 
 
 @dataclass(slots=True)

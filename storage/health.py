@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -47,19 +48,40 @@ def failures_by_source(session: Session, since: datetime) -> dict[str, dict[str,
     return dict(out)
 
 
-def _latest_runs(session: Session, limit: int) -> dict[str, list[tuple[str, int, str | None]]]:
-    """Per source, its last ``limit`` finished runs (status, new, error), latest first."""
-    query = (
-        select(Source.name, IngestRun.status, IngestRun.new, IngestRun.error)
-        .join(IngestRun, IngestRun.source_id == Source.id)
+def _latest_runs(session: Session) -> dict[str, tuple[str, str | None]]:
+    """Per source, its latest finished run's status and error."""
+    latest = (
+        select(func.max(IngestRun.id))
         .where(IngestRun.status != "running")
-        .order_by(Source.name, IngestRun.started_at.desc(), IngestRun.id.desc())
+        .group_by(IngestRun.source_id)
     )
-    out: dict[str, list[tuple[str, int, str | None]]] = defaultdict(list)
-    for name, status, new, error in session.execute(query.execution_options(yield_per=500)):
-        if len(out[name]) < limit:
-            out[name].append((str(status), int(new or 0), error))
-    return dict(out)
+    query = (
+        select(Source.name, IngestRun.status, IngestRun.error)
+        .join(IngestRun, IngestRun.source_id == Source.id)
+        .where(IngestRun.id.in_(latest))
+    )
+    return {str(name): (str(status), error) for name, status, error in session.execute(query)}
+
+
+def empty_streaks(session: Session, names: Sequence[str] | None = None) -> dict[str, int]:
+    """Per source (all, or ``names``), how many of its latest finished runs in a row stored no
+    article (failed runs included): the runs after its last run that stored one. Sources with no
+    such run are left out. What ``newsflow metrics`` exports and the empty-source alert reads."""
+    last_new = (
+        select(func.coalesce(func.max(IngestRun.id), 0))
+        .where(IngestRun.source_id == Source.id, IngestRun.status != "running", IngestRun.new > 0)
+        .correlate(Source)
+        .scalar_subquery()
+    )
+    query = (
+        select(Source.name, func.count(IngestRun.id))
+        .join(IngestRun, IngestRun.source_id == Source.id)
+        .where(IngestRun.status != "running", IngestRun.id > last_new)
+        .group_by(Source.name)
+    )
+    if names is not None:
+        query = query.where(Source.name.in_(list(names)))
+    return {str(name): int(count) for name, count in session.execute(query)}
 
 
 def _lags(session: Session, since: datetime) -> dict[str, float]:
@@ -78,9 +100,7 @@ def _lags(session: Session, since: datetime) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in delays.items()}
 
 
-def source_health(
-    session: Session, now: datetime | None = None, runs_back: int = 50
-) -> list[SourceHealth]:
+def source_health(session: Session, now: datetime | None = None) -> list[SourceHealth]:
     """Every source the database knows, by name."""
     now = now or utcnow()
     found: dict[str, SourceHealth] = {}
@@ -104,13 +124,10 @@ def source_health(
         found[name].last_success_at = finished
     for name, reasons in failures_by_source(session, now - WINDOW).items():
         found[name].failures_7d = reasons
-    for name, latest in _latest_runs(session, runs_back).items():
-        health = found[name]
-        health.last_status, _, health.last_error = latest[0]
-        for _status, new, _error in latest:
-            if new:
-                break
-            health.empty_runs += 1
+    for name, (status, error) in _latest_runs(session).items():
+        found[name].last_status, found[name].last_error = status, error
+    for name, streak in empty_streaks(session).items():
+        found[name].empty_runs = streak
     for name, lag in _lags(session, now - WINDOW).items():
         found[name].feed_lag_seconds = lag
     return list(found.values())

@@ -36,9 +36,11 @@ SERVICES: dict[str, Any] = COMPOSE["services"]
 _VARIABLE = re.compile(r"\$\{(?P<name>\w+)(?::?[-?](?P<default>[^}]*))?\}")
 
 
-def interpolate(value: str) -> str:
-    """Compose interpolation with every variable unset: ``${VAR:-default}`` gives the default."""
-    result = _VARIABLE.sub(lambda m: m.group("default") or "", value)
+def interpolate(value: str, shell: dict[str, str] | None = None) -> str:
+    """Compose interpolation from ``shell`` (default: every variable unset): ``${VAR:-default}``
+    gives the variable's value, else the default."""
+    shell = shell or {}
+    result = _VARIABLE.sub(lambda m: shell.get(m["name"]) or m.group("default") or "", value)
     assert "$" not in result, f"unhandled interpolation in {value!r}"
     return result
 
@@ -190,6 +192,42 @@ def test_prefect_server_image_matches_the_installed_prefect() -> None:
         if line.strip().startswith('"prefect')
     )
     assert requirement.specifier.contains(match["version"]), (requirement, image)
+
+
+def test_prefect_ui_api_url_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The UI asks the browser to call this URL: the Docker host's name only works on that host,
+    so the operator sets PREFECT_UI_API_URL in the shell or .env; Prefect's server reads it."""
+    from prefect.settings import Settings as PrefectSettings
+
+    raw = str(SERVICES["prefect-server"]["environment"]["PREFECT_UI_API_URL"])
+    assert interpolate(raw) == "http://localhost:4200/api"
+    public = "http://news-ops.example.org:4200/api"
+    assert interpolate(raw, {"PREFECT_UI_API_URL": public}) == public
+    monkeypatch.setenv("PREFECT_UI_API_URL", interpolate(raw, {"PREFECT_UI_API_URL": public}))
+    assert PrefectSettings().server.ui.api_url == public  # the name Prefect's server reads
+
+
+def dockerfile_prefect_pin() -> str:
+    """The Prefect version the image installs: ``pip install ... "prefect==${ARG}"``."""
+    instructions = dockerfile_instructions()
+    args = dict(
+        a.split("=", 1) for k, a in instructions if k == "ARG" and "=" in a
+    )  # ARG NAME=default
+    install = next(a for k, a in instructions if k == "RUN" and "pip install" in a)
+    pins = [w for w in shlex.split(install) if w.startswith("prefect==")]
+    assert len(pins) == 1, f"the image must install one pinned Prefect: {install!r}"
+    return interpolate(pins[0].removeprefix("prefect=="), args)
+
+
+def test_image_installs_the_prefect_of_the_server_image() -> None:
+    match = re.fullmatch(
+        r"prefecthq/prefect:(?P<version>[\d.]+)-python(?P<python>[\d.]+)",
+        SERVICES["prefect-server"]["image"],
+    )
+    assert match
+    assert dockerfile_prefect_pin() == match["version"], "client and server Prefect must agree"
+    base = next(a for k, a in dockerfile_instructions() if k == "FROM")
+    assert re.fullmatch(rf"python:{re.escape(match['python'])}(-slim)?", base), base
 
 
 def test_prefect_server_healthcheck_is_valid_python() -> None:
@@ -395,3 +433,50 @@ def test_mounted_sources_file_is_valid(service: str) -> None:
     sources = load_sources(COMPOSE_FILE.parent / host)
     assert [s for s in sources if s.enabled]
     assert all(s.schedule or s.interval for s in sources if s.enabled), "every source is scheduled"
+
+
+def dockerignore_excludes(path: str) -> bool:
+    """Whether ``.dockerignore`` keeps ``path`` out of the build context, as Docker reads it: the
+    last pattern matching the path or one of its parent directories decides; ``!`` lets it in."""
+    lines = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    parts = path.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    excluded = False
+    for pattern in patterns:
+        negated = pattern.startswith("!")
+        body = pattern.removeprefix("!").strip("/")
+        regex = re.escape(body).replace(r"\*\*/", "(.*/)?").replace(r"\*\*", ".*")
+        regex = regex.replace(r"\*", "[^/]*").replace(r"\?", "[^/]")
+        if any(re.fullmatch(regex, prefix) for prefix in prefixes):
+            excluded = not negated
+    return excluded
+
+
+def test_dockerignore_keeps_the_venv_databases_and_git_out() -> None:
+    for path in [
+        ".venv/bin/python",
+        ".venv/lib/python3.11/site-packages/prefect/__init__.py",
+        "newsflow.db",
+        "demo.db",
+        "newsflow.db-wal",
+        ".git/HEAD",
+        "tests/test_compose.py",
+        "flows/__pycache__/ingest.cpython-311.pyc",
+    ]:
+        assert dockerignore_excludes(path), path
+    for path in ["flows/ingest.py", "pyproject.toml", "storage/migrations/versions/x.py"]:
+        assert not dockerignore_excludes(path), path
+
+
+def test_readme_says_how_to_reach_the_compose_database_with_psql() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.findall(r"`(docker compose exec postgres psql [^`]+)`", readme)
+    assert found, "README: how to open the compose database with psql"
+    pg = environment("postgres")
+    for text in found:
+        argv = shlex.split(text)[4:]
+        assert option(argv, "-U") == pg["POSTGRES_USER"], text
+        database = option(argv, "-d") if "-d" in argv else argv[-1]
+        prefect_db = make_url(environment("prefect-server")["PREFECT_API_DATABASE_CONNECTION_URL"])
+        assert database in {pg["POSTGRES_DB"], prefect_db.database}, text

@@ -408,6 +408,13 @@ def test_deploy_registers_one_deployment_per_source_on_the_process_pool(stack: S
         ]
 
 
+def test_prefect_ui_is_told_the_api_url_compose_sets(stack: Stack) -> None:
+    """The UI's browser code calls the API at the URL the server hands it (PREFECT_UI_API_URL)."""
+    ui_settings = httpx.get(stack.api.removesuffix("/api") + "/ui-settings", timeout=30).json()
+    assert ui_settings["api_url"] == environment("prefect-server")["PREFECT_UI_API_URL"]
+    assert ui_settings["api_url"] == "http://localhost:4200/api"
+
+
 def test_prefect_server_keeps_its_state_in_its_own_postgres_database(stack: Stack) -> None:
     import psycopg
 

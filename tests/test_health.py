@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from flows.metrics import exposition
 from storage.engine import snapshot
-from storage.health import SourceHealth, source_health
+from storage.health import SourceHealth, empty_streaks, source_health
 from tests.analytics_data import DIALECTS, Filled, filled_databases, newsroom
 from tests.test_analytics import NEWSFLOW, run_cli
 
@@ -53,6 +53,18 @@ def test_source_health_says_why_and_how_long(newsrooms: Filled, dialect: str) ->
     for name, h in health.items():
         assert h.last_success_at is not None, name
         assert h.feed_lag_seconds is not None and h.feed_lag_seconds > 0, name
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_empty_streaks_count_the_latest_runs_that_stored_nothing(
+    newsrooms: Filled, dialect: str
+) -> None:
+    db_url, _room = newsroom(newsrooms, dialect)
+    with snapshot(db_url) as session:
+        some = empty_streaks(session, ["dw-top", "bbc-world", "no-such-source"])
+        every = empty_streaks(session)
+    assert some == {"dw-top": 6}  # a source whose latest run stored articles has no streak
+    assert every["dw-top"] == 6 and "bbc-world" not in every
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)

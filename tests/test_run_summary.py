@@ -80,6 +80,7 @@ def test_may_be_offline_only_when_every_source_failed_on_dns_or_connection() -> 
     assert not may_be_offline([report("a", "failed", dns_error=3, http_404=1)])
     assert not may_be_offline([report("a", "failed")])  # nothing recorded: no such claim
     assert "may be offline" in OFFLINE_HINT
+    assert "`make demo`" in OFFLINE_HINT  # a first success without internet
 
 
 def _run_closer(caplog: pytest.LogCaptureFixture) -> list[str]:

@@ -63,9 +63,12 @@ def apply(
     sources: SourcesOption = None,
 ) -> None:
     """Register the deployments against PREFECT_API_URL: the process work pool if missing,
-    `prefect deploy --all`, and this pool's deployments of sources no longer enabled removed."""
-    chosen = selected(sources or Settings().sources, None)
+    `prefect deploy --all`, this pool's deployments of sources no longer enabled removed, and
+    the zombie-run and alert automations."""
+    settings = Settings()
+    chosen = selected(sources or settings.sources, None)
     apply_prefect_defaults()
+    from flows.alerts import ensure_alerts, find_block
     from flows.deployments import (
         DeploymentsError,
         deploy,
@@ -80,6 +83,7 @@ def apply(
     try:
         api_url = check_server()
         refuse_to_replace([s.name for s in chosen], serving=False)
+        block_id = find_block(settings.alert_block) if settings.alert_block else None
         created = ensure_pool(pool)
     except (ServerUnavailable, DeploymentsError) as exc:
         raise fail(str(exc)) from None
@@ -92,10 +96,13 @@ def apply(
         raise fail(f"prefect deploy exited with status {status}", 1)
     removed = prune(pool, {s.name for s in chosen})
     try:
-        zombies = ensure_zombie_automation(Settings().zombie_after_seconds)
+        zombies = ensure_zombie_automation(settings.zombie_after_seconds)
     except DeploymentsError as exc:
         raise fail(str(exc)) from None
     console.print(f"zombie-run automation: {escape(str(zombies))}")
+    for name, done in ensure_alerts(block_id, settings.alert_empty_runs).items():
+        if done != "off":
+            console.print(f"{escape(name)}: {escape(done)}", highlight=False)
     console.print(
         f"{len(chosen)} deployment(s) on pool {escape(repr(pool))}"
         + (f"; removed {escape(', '.join(removed))}" if removed else ""),
