@@ -128,8 +128,14 @@ def serve(datasette: Datasette, host: str, port: int) -> None:
     """Serve ``datasette`` on ``host``:``port`` until SIGINT or SIGTERM, then return (uvicorn
     raises the signal again once it has stopped: here it ends the serving, not the process, so
     the caller's cleanup runs)."""
+    import rich
     import uvicorn
 
+    # Datasette prints every failed request (a typo in a query, an unknown page) with its locals
+    # on rich's global console; the page says what went wrong. Server errors still go to stderr
+    # (Datasette prints their traceback with the traceback module), and newsflow's own consoles
+    # are not the global one.
+    rich.reconfigure(quiet=True)
     previous = signal.signal(signal.SIGTERM, _stop)
     try:
         uvicorn.run(datasette.app(), host=host, port=port, log_level="warning")

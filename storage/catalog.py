@@ -24,6 +24,27 @@ ARTICLE_PATH = "/article/{id}"  # one article's page (flows/browse.py serves it)
 
 ARTICLE_FACETS: list[Any] = ["source", "language", {"date": "published_at"}, "cluster_id"]
 
+# Best matches first, each with a snippet of its text (the matched words between [ and ]);
+# escape_fts (Datasette's) quotes every word, as the articles' search box does. The best 100 are
+# ranked first, then only they are read for snippets (snippet() tokenizes the whole text).
+SEARCH = {
+    "title": "Search with snippets",
+    "description": "Every word must match (case and accents ignored); best matches first.",
+    "sql": """WITH top AS (
+  SELECT rowid, bm25(articles_fts, 10.0, 1.0) AS score FROM articles_fts
+  WHERE :q <> '' AND articles_fts MATCH escape_fts(:q)
+  ORDER BY score LIMIT 100
+)
+SELECT a.id AS article_id, a.title, s.name AS source, a.published_at, a.language,
+       snippet(articles_fts, 1, '[', ']', '…', 24) AS snippet
+FROM top
+JOIN articles_fts ON articles_fts.rowid = top.rowid
+JOIN articles a ON a.id = top.rowid
+JOIN sources s ON s.id = a.source_id
+WHERE :q <> '' AND articles_fts MATCH escape_fts(:q)
+ORDER BY top.score""",
+}
+
 DAILY_COUNTS = """SELECT day, source, articles FROM v_daily_counts
 WHERE day IS NOT NULL ORDER BY day, source"""
 
@@ -52,6 +73,7 @@ DESCRIPTION = (
 # The home page: where an analyst starts.
 HOME = (
     (f"/{DATABASE}/v_articles", "Articles: search, facets by source, language, day and story"),
+    (f"/{DATABASE}/search", "Search with snippets, best matches first"),
     ("/-/dashboards/news", "Articles per day per source (chart)"),
     (
         f"/{DATABASE}/v_story_clusters?_sort_desc=sources",
@@ -87,7 +109,7 @@ def _tables() -> dict[str, dict[str, Any]]:
 
 
 def _canned(questions: list[Block]) -> dict[str, dict[str, str]]:
-    return {
+    return {"search": SEARCH} | {
         block.ident: {"title": block.lead, "description": block.prose, "sql": block.sql}
         for block in questions
     }

@@ -77,6 +77,22 @@ def test_browse_facets_count_articles_by_source_language_day_and_cluster(
     assert top["count"] == 2  # the harbour story: an article and its near-copy
 
 
+def test_browse_search_query_ranks_and_marks_the_matched_words(
+    filled: tuple[Path, Newsroom],
+) -> None:
+    datasette = build(filled[0], immutable=False)
+
+    found = rows(datasette, "/newsflow/search.json?q=timetable+recount&_shape=objects")
+    nothing = rows(datasette, "/newsflow/search.json?q=&_shape=objects")
+    odd = rows(
+        datasette, "/newsflow/search.json?" + urlencode({"q": 'ferry" OR -"', "_shape": "objects"})
+    )
+
+    assert [r["title"] for r in found] == ["Ferry timetable"]
+    assert found[0]["snippet"].startswith("[Recount] a minister")
+    assert nothing == [] and odd == []  # quotes and operators are words, never FTS5 syntax
+
+
 def test_browse_titles_link_to_the_article_page(filled: tuple[Path, Newsroom]) -> None:
     datasette = build(filled[0], immutable=False)
     (ferry,) = rows(datasette, "/newsflow/v_articles.json?_search=ferry&_shape=objects")
@@ -117,8 +133,8 @@ def test_browse_canned_queries_are_the_readme_questions(filled: tuple[Path, News
         assert found, ident
         assert tuple(found[0]) == columns, ident
     listed = get(datasette, "/newsflow.json").json()["queries"]
-    assert [q["name"] for q in listed] == list(COLUMNS)
-    assert listed[0]["title"] == "1. How many articles did each source publish per day?"
+    assert [q["name"] for q in listed] == ["search", *COLUMNS]
+    assert listed[1]["title"] == "1. How many articles did each source publish per day?"
 
 
 def test_browse_charts_articles_per_day_per_source(filled: tuple[Path, Newsroom]) -> None:

@@ -1,5 +1,5 @@
 """``newsflow browse`` seen in a real browser: two hand-written news sites (tests/sites) are
-ingested by the flow over loopback, ``newsflow browse`` serves the database, and headless
+ingested by ``newsflow ingest`` over loopback, ``newsflow browse`` serves the database, and headless
 Chromium renders the search page, an article's page and the chart; the checks read the text a
 person would see. The database file is not changed by any of it."""
 
@@ -9,21 +9,25 @@ import hashlib
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
+from contextlib import closing
 from pathlib import Path
 from urllib.parse import quote
 
 import lxml.html
 import pytest
 
-from storage.engine import dispose_engines
-from tests.browsing import browsing
+from tests.browsing import NEWSFLOW, browsing
 from tests.loopback import LoopbackServer
 from tests.sites import serve_site
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 HARBOUR = "Harbour bridge reopens after repairs"
 HARBOUR_TEXT = "The old swing bridge over the harbour opened to traffic again on Monday morning"
+
+SOURCES_STORED = """SELECT s.name, count(*) FROM articles a JOIN sources s ON s.id = a.source_id
+GROUP BY s.name"""
 
 pytestmark = pytest.mark.slow
 
@@ -70,11 +74,9 @@ def facet(page: lxml.html.HtmlElement, column: str) -> dict[str, int]:
 
 
 @pytest.fixture
-def ingested(server: LoopbackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def ingested(server: LoopbackServer, tmp_path: Path) -> Path:
     """Example News (3 English articles, RSS) and Tagesblick (2 German ones, Atom), ingested by
-    the flow into a new SQLite file."""
-    from flows.ingest import ingest_news
-
+    ``newsflow ingest`` into a new SQLite file."""
     english = serve_site(server, "example-news", "/en")
     german = serve_site(server, "tagesblick", "/de")
     sources = tmp_path / "sources.yaml"
@@ -85,14 +87,27 @@ def ingested(server: LoopbackServer, tmp_path: Path, monkeypatch: pytest.MonkeyP
         encoding="utf-8",
     )
     path = tmp_path / "newsflow.db"
-    monkeypatch.setenv("NEWSFLOW_DATABASE_URL", f"sqlite:///{path}")
-    monkeypatch.setenv("NEWSFLOW_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8")
-    monkeypatch.setenv("NEWSFLOW_FETCH_DELAY", "0")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSFLOW_", "PREFECT_API"))}
+    env |= {
+        "NEWSFLOW_DATABASE_URL": f"sqlite:///{path}",
+        "NEWSFLOW_ALLOW_PRIVATE_NETWORKS": "127.0.0.0/8",
+        "NEWSFLOW_FETCH_DELAY": "0",
+    }
 
-    reports = ingest_news(sources_path=str(sources))
+    done = subprocess.run(
+        [str(NEWSFLOW), "ingest", "--sources", str(sources)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
-    assert [r.counts.new for r in reports] == [3, 2], reports
-    dispose_engines()  # the WAL checkpointed into the file
+    assert done.returncode == 0, done.stdout + done.stderr
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        stored = dict(db.execute(SOURCES_STORED).fetchall())
+    assert stored == {"example-news": 3, "tagesblick": 2}, done.stdout
     return path
 
 
