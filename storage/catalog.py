@@ -61,6 +61,9 @@ DAILY_CHART = {
 # Tables an analyst has no use for in a browser (index rows, compressed bodies, bookkeeping).
 HIDDEN = ("minhash_bands", "raw_pages", "alembic_version", "recent_page_lines", "robots_files")
 
+# What a PostgreSQL snapshot for browsing leaves empty: hidden, and the bulk of a database.
+NOT_COPIED = frozenset({"raw_pages", "minhash_bands"})
+
 LABELS = {"sources": "name", "authors": "name", "tags": "name", "articles": "title"}
 
 DESCRIPTION = (

@@ -195,9 +195,12 @@ def test_browse_serves_postgresql_as_a_snapshot_deleted_at_exit(
         search = "/newsflow/v_articles.json?_search=ferry&_shape=objects"
         found = httpx.get(browse.base + search).json()
         listed = httpx.get(browse.base + "/newsflow/articles.json?_size=max").json()["rows"]
+        count = "/newsflow.json?sql=SELECT+count(*)+AS+n+FROM+minhash_bands&_shape=array"
+        bands = httpx.get(browse.base + count).json()
         output = browse.stop()
 
     assert [r["title"] for r in found["rows"]] == ["Ferry timetable"]
     assert len(listed) == sum(room.articles.values())
+    assert bands == [{"n": 0}]  # hidden bulk left out of the snapshot
     snapshot = Path(re.findall(r"copied to the snapshot (\S+)", output)[0])
     assert not snapshot.parent.exists(), output

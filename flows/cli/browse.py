@@ -3,7 +3,8 @@
 A SQLite database is served in place, opened read-only (Datasette's ``mode=ro``, every connection
 ``PRAGMA query_only``), so what an ingest adds meanwhile shows on the next page load. A
 PostgreSQL database is first copied into a read-only SQLite snapshot in a temporary folder (the
-code path of ``newsflow snapshot``), served until the command stops, then deleted.
+code path of ``newsflow snapshot``, without the kept page bodies and MinHash bands), served until
+the command stops, then deleted.
 """
 
 from __future__ import annotations
@@ -78,13 +79,14 @@ def browse(
         return
     from flows.cli.common import database_problem
     from storage.browse import snapshot
+    from storage.catalog import NOT_COPIED
 
     problem = database_problem(url)
     if problem is not None:
         raise fail(problem)
     with tempfile.TemporaryDirectory(prefix="newsflow-browse-") as folder:
         path = Path(folder) / "newsflow.db"
-        articles = snapshot(url, path)
+        articles = snapshot(url, path, leave_out=NOT_COPIED)
         dispose_engines()
         console.print(f"{articles} articles copied to the snapshot {path}", highlight=False)
         what = f"a snapshot of {redact_url(url)}"
