@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import re
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -18,6 +19,7 @@ from datasette.app import Datasette
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
+import flows.browse
 from flows.browse import build
 from flows.cli import app
 from storage.engine import dispose_engines
@@ -167,6 +169,34 @@ def test_browse_never_writes_the_database(filled: tuple[Path, Newsroom]) -> None
     assert rejected.status_code == 400
     assert len(listed) == sum(room.articles.values())
     assert fingerprint(path) == before
+
+
+def test_browse_shows_what_an_ingest_writes_meanwhile(filled: tuple[Path, Newsroom]) -> None:
+    path, _room = filled
+    datasette = build(path, immutable=False)
+    before = rows(datasette, "/newsflow/v_articles.json?_search=ferry&_shape=objects")
+    with closing(sqlite3.connect(path)) as writer, writer:
+        writer.execute(
+            "UPDATE articles SET title = 'Ferry timetable changed' WHERE title LIKE 'Ferry%'"
+        )
+
+    after = rows(datasette, "/newsflow/v_articles.json?_search=ferry&_shape=objects")
+
+    assert [r["title"] for r in before] == ["Ferry timetable"]
+    assert [r["title"] for r in after] == ["Ferry timetable changed"]
+
+
+def test_browse_listens_on_loopback_by_default(
+    filled: tuple[Path, Newsroom], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served: list[tuple[str, int]] = []
+    monkeypatch.setattr(flows.browse, "serve", lambda _ds, host, port: served.append((host, port)))
+
+    result = CliRunner().invoke(app, ["browse", "--db", str(filled[0])])
+
+    assert result.exit_code == 0, result.output
+    assert served == [("127.0.0.1", 8001)]
+    assert "http://127.0.0.1:8001/" in result.output
 
 
 def test_browse_refuses_a_missing_or_outdated_database(tmp_path: Path) -> None:
