@@ -27,8 +27,9 @@ ARTICLE_FACETS: list[Any] = ["source", "language", {"date": "published_at"}, "cl
 # Best matches first, each with a snippet of its text (the matched words between [ and ]);
 # escape_fts (Datasette's) quotes every word, as the articles' search box does. The best 100 are
 # ranked first, then only they are read for snippets (snippet() tokenizes the whole text).
-SEARCH = {
+SEARCH: dict[str, Any] = {
     "title": "Search with snippets",
+    "hide_sql": True,  # a search form, not a lesson in SQL ("Show SQL" shows it)
     "description": "Every word must match (case and accents ignored); best matches first.",
     "sql": """WITH top AS (
   SELECT rowid, bm25(articles_fts, 10.0, 1.0) AS score FROM articles_fts
@@ -111,7 +112,7 @@ def _tables() -> dict[str, dict[str, Any]]:
     return tables
 
 
-def _canned(questions: list[Block]) -> dict[str, dict[str, str]]:
+def _canned(questions: list[Block]) -> dict[str, dict[str, Any]]:
     return {"search": SEARCH} | {
         block.ident: {"title": block.lead, "description": block.prose, "sql": block.sql}
         for block in questions
