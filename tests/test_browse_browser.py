@@ -45,7 +45,8 @@ def chromium() -> str:
 def render(chromium: str, url: str, wait_ms: int = 0) -> lxml.html.HtmlElement:
     """The page at ``url`` as headless Chromium rendered it (scripts run, ``wait_ms`` of virtual
     time for the ones that fetch data)."""
-    args = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"]
+    args = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+    args.append("--dump-dom")
     if wait_ms:
         args.append(f"--virtual-time-budget={wait_ms}")
     done = subprocess.run([*args, url], capture_output=True, text=True, timeout=120, check=False)
