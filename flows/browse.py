@@ -37,8 +37,14 @@ SETTINGS = {
     "facet_time_limit_ms": 1000,
     "truncate_cells_html": 300,
 }
-# Result columns that hold an article's id, by the table or query they are in (None: any query).
-ID_COLUMNS = {"articles": "id", "v_articles": "article_id", "story_clusters": "article_id"}
+# The column holding the article a title opens, by table (any other table or query:
+# ``article_id``); a story's title (README question 2's ``story``) opens its first article.
+ID_COLUMNS = {
+    "articles": "id",
+    "v_articles": "article_id",
+    "story_clusters": "article_id",
+    "v_story_clusters": "cluster_id",
+}
 
 
 @hookimpl
@@ -47,20 +53,22 @@ def prepare_connection(conn: sqlite3.Connection, database: str, datasette: Datas
         conn.execute("PRAGMA query_only = ON")
 
 
-def _article_id(row: Any, table: str | None) -> Any:
-    column = ID_COLUMNS.get(table or "", "article_id")
-    keys = row.keys() if hasattr(row, "keys") else ()
-    return row[column] if column in keys else None
+def _article_id(row: Any, column: str, table: str | None) -> Any:
+    if column == "story":
+        key = "cluster_id"
+    elif column in {"title", "article_id"}:
+        key = ID_COLUMNS.get(table or "", "article_id")
+    else:
+        return None
+    return row[key] if key in (row.keys() if hasattr(row, "keys") else ()) else None
 
 
 @hookimpl
 def render_cell(
     row: Any, value: Any, column: str, table: str | None, database: str, datasette: Datasette
 ) -> Markup | None:
-    """A title (and a bare article id) links to the article's page."""
-    if database != DATABASE or column not in {"title", "article_id", "story"}:
-        return None
-    article = _article_id(row, table)
+    """A title, a story and an article id link to the article's page."""
+    article = _article_id(row, column, table) if database == DATABASE else None
     if article is None or value is None:
         return None
     href = datasette.urls.path(ARTICLE_PATH.format(id=int(article)))

@@ -102,6 +102,8 @@ def test_browse_titles_link_to_the_article_page(filled: tuple[Path, Newsroom]) -
     html = get(datasette, "/newsflow/v_articles?_search=ferry").text
 
     assert f'<a href="/article/{ferry["article_id"]}">Ferry timetable</a>' in html
+    stories = get(datasette, "/newsflow/q2").text  # the story column opens its first article
+    assert f'<a href="/article/{ferry["cluster_id"]}">Ferry timetable</a>' in stories
 
 
 def test_browse_article_page_shows_text_metadata_urls_story_and_revisions(
