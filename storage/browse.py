@@ -79,9 +79,12 @@ def _rows(connection: Connection, table: Any, batch: int) -> Iterator[list[dict[
         yield [dict(r) for r in chunk]
 
 
-def snapshot(db_url: str, path: Path, batch: int = 1000) -> int:
-    """Copy every table of the database at ``db_url`` into a new SQLite file at ``path`` (migrated
-    to head first: the same views and full-text index), made read-only; the articles copied."""
+def snapshot(
+    db_url: str, path: Path, batch: int = 1000, leave_out: frozenset[str] = frozenset()
+) -> int:
+    """Copy every table of the database at ``db_url`` (but those named in ``leave_out``, left
+    empty) into a new SQLite file at ``path`` (migrated to head first: the same views and
+    full-text index), made read-only; the articles copied."""
     if path.exists():
         raise FileExistsError(f"{path} exists; give a new file")
     target = f"sqlite:///{path}"
@@ -89,6 +92,8 @@ def snapshot(db_url: str, path: Path, batch: int = 1000) -> int:
     copied = 0
     with reading(db_url) as source, get_engine(target).begin() as sink:
         for table in Base.metadata.sorted_tables:
+            if table.name in leave_out:
+                continue
             for rows in _rows(source, table, batch):
                 sink.execute(insert(table), rows)
                 copied += len(rows) if table.name == "articles" else 0

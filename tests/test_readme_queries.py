@@ -13,64 +13,20 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from storage.engine import get_engine
+from storage.questions import README, Block, query_section, reference_day, shift_dates, sql_blocks
 from tests.analytics_data import DIALECTS, Filled, Newsroom, filled_databases, newsroom
 
-README = Path(__file__).resolve().parent.parent / "README.md"
 Rows = list[tuple[Any, ...]]
-
-
-@dataclass(frozen=True)
-class Block:
-    ident: str  # q<N> after the question "**N. ...", else block<K>
-    sql: str
-    dialects: tuple[str, ...]
-
-
-def query_section(text: str) -> str:
-    start = text.index("\n## Query\n")
-    end = text.find("\n## ", start + 1)
-    return text[start : end if end != -1 else len(text)]
-
-
-def sql_blocks(section: str) -> list[Block]:
-    """Every ```sql block, named after the bold lead-in before it: ``q<N>`` for a numbered
-    question, else the lead-in as a slug (plus the dialect, for a one-dialect block)."""
-    blocks: list[Block] = []
-    fence = re.compile(r"^```sql\b([^\n]*)\n(.*?)^```", re.S | re.M)
-    for match in fence.finditer(section):
-        leads = re.findall(r"^\*\*(.+?)\*\*", section[: match.start()], re.M)
-        lead = leads[-1] if leads else "block"
-        number = re.match(r"(\d+)\.", lead)
-        ident = f"q{number.group(1)}" if number else re.sub(r"\W+", "-", lead.lower()).strip("-")
-        named = tuple(d for d in DIALECTS if d in match.group(1).split())
-        if len(named) == 1:
-            ident += f"-{named[0]}"
-        while any(b.ident == ident for b in blocks):
-            ident += "+"
-        blocks.append(Block(ident, match.group(2).strip(), named or DIALECTS))
-    return blocks
-
-
-def shift_dates(sql: str, reference: date, today: date) -> str:
-    delta = today - reference
-
-    def moved(match: re.Match[str]) -> str:
-        return "'" + (date.fromisoformat(match.group(1)) + delta).isoformat() + "'"
-
-    return re.sub(r"'(\d{4}-\d{2}-\d{2})'", moved, sql)
-
 
 SECTION = query_section(README.read_text(encoding="utf-8"))
 BLOCKS = sql_blocks(SECTION)
-REFERENCE = date.fromisoformat(re.findall(r"as if today\s+were\s+(\d{4}-\d{2}-\d{2})", SECTION)[0])
+REFERENCE = reference_day(SECTION)
 
 COLUMNS = {
     "q1": ("day", "source", "articles", "duplicates", "words"),

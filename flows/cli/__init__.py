@@ -6,6 +6,7 @@ import typer
 from flows.cli import (
     analytics,
     boilerplate,
+    browse,
     db,
     deployments,
     metrics,
@@ -22,6 +23,7 @@ for group in (
     deployments,
     search,
     show,
+    browse,
     analytics,
     boilerplate,
     reextract,
