@@ -139,8 +139,8 @@ def _cjk(connection: Connection, query: str, where: list[Any], limit: int) -> di
     return ranks
 
 
-def _cjk_hits(connection: Connection, query: str, ranks: dict[int, float]) -> list[SearchHit]:
-    """Hits of the trigram index only, their snippets cut from the text around the terms."""
+def _cut_hits(connection: Connection, query: str, ranks: dict[int, float]) -> list[SearchHit]:
+    """Hits with snippets cut from the text around the terms."""
     if not ranks:
         return []
     statement = hits_select(func.coalesce(Article.text, "")).where(Article.id.in_(list(ranks)))
@@ -159,10 +159,11 @@ def search_sqlite(
     for rowid, rank in words.items():
         ranks[rowid] = max(rank, ranks.get(rowid, rank))
     shown = dict(sorted(ranks.items(), key=lambda r: (-r[1], -r[0]))[:limit])
-    worded = [rowid for rowid in shown if rowid in words]
-    hits = [hit(row, shown[row.id]) for row in _word_snippets(connection, query, worded)]
-    others = {rowid: rank for rowid, rank in shown.items() if rowid not in words}
-    return best_first(hits + _cjk_hits(connection, query, others))
+    # FTS5's snippet() marks words: a CJK term inside a clause it would not mark.
+    worded = set() if cjk.has_cjk(query) else set(shown) & set(words)
+    hits = [hit(row, shown[row.id]) for row in _word_snippets(connection, query, list(worded))]
+    others = {rowid: rank for rowid, rank in shown.items() if rowid not in worded}
+    return best_first(hits + _cut_hits(connection, query, others))
 
 
 def _has_cjk_index(connection: Connection) -> bool:
