@@ -81,21 +81,43 @@ def _parse(connection: Connection, query: str, configs: Sequence[str]) -> dict[s
     return {c: cjk.prefix_single(t) for c, t in zip(configs, row, strict=True)}
 
 
-def disjunction(tsquery: str) -> str:
-    """The positive top-level parts of tsquery text, OR'ed (``'ferri' & 'noon' & !'late'`` ->
-    ``'ferri' | 'noon'``; a phrase stays one part): a headline then shows each of them even
-    when they are far apart, where ``ts_headline`` would look for one stretch holding all."""
-    parts, depth, quoted, start = [], 0, False, 0
-    for i, char in enumerate(tsquery + "&"):
+def _parts(tsquery: str) -> list[tuple[str, str]]:
+    """tsquery text's top-level parts, each with the operator before it (``""`` for the first);
+    a phrase or a parenthesized group is one part."""
+    parts, depth, quoted, start, operator = [], 0, False, 0, ""
+    for i, char in enumerate(tsquery + "|"):
         if char == "'":
             quoted = not quoted  # '' inside a lexeme toggles twice
         elif not quoted and char in "()":
             depth += 1 if char == "(" else -1
         elif not quoted and depth == 0 and char in "&|":
-            parts.append(tsquery[start:i].strip())
-            start = i + 1
-    positive = [p for p in parts if p and not p.startswith("!")]
+            parts.append((operator, tsquery[start:i].strip()))
+            operator, start = char, i + 1
+    return [(op, part) for op, part in parts if part]
+
+
+def disjunction(tsquery: str) -> str:
+    """The positive top-level parts of tsquery text, OR'ed (``'ferri' & 'noon' & !'late'`` ->
+    ``'ferri' | 'noon'``): a headline then shows each of them even when they are far apart,
+    where ``ts_headline`` would look for one stretch holding all."""
+    positive = [part for _, part in _parts(tsquery) if not part.startswith("!")]
     return " | ".join(dict.fromkeys(positive)) or tsquery
+
+
+def without_exclusions(tsquery: str) -> str:
+    """tsquery text without its excluded top-level parts (``'ferri' & !'late' | 'boat'`` ->
+    ``'ferri' | 'boat'``), to rank with: ``ts_rank`` of a query holding a NOT is about 1e-20
+    for every article."""
+    kept: list[str] = []
+    pending = ""  # the operators of the dropped parts since the last kept one
+    for operator, part in _parts(tsquery):
+        if part.startswith("!"):
+            pending += operator
+            continue
+        joined = "|" if "|" in pending + operator else "&"
+        kept.append(f"{joined} {part}" if kept else part)
+        pending = ""
+    return " ".join(kept) or tsquery
 
 
 def _per_article(parsed: dict[str, str]) -> ColumnElement[Any]:
@@ -141,7 +163,7 @@ def search_pg(
     matches = [vector.op("@@")(cast(literal(anywhere), TSQUERY))]  # what the GIN index answers
     if len(parsed) > 1:
         matches.append(vector.op("@@")(own))
-    rank = func.ts_rank(vector, own)
+    rank = func.ts_rank(vector, _per_article({c: without_exclusions(t) for c, t in parsed.items()}))
     top = (
         select(Article.id.label("id"), rank.label("rank"))
         .where(*matches, *where)

@@ -17,7 +17,7 @@ from storage.engine import get_engine, transaction
 from storage.migrate import alembic_config, upgrade
 from storage.models import Article
 from storage.search import MARK_END, MARK_START, search
-from storage.search_pg import disjunction
+from storage.search_pg import disjunction, without_exclusions
 from storage.search_query import pg_websearch
 from tests.test_search import FILLER, art, article_id, filler, migration, store
 
@@ -221,12 +221,43 @@ def test_search_postgresql_snippet_shows_terms_far_apart(pg_url: str) -> None:
     assert marked("ferry") in hit.snippet and marked("noon") in hit.snippet
 
 
+def test_search_text_postgresql_writes_bigrams_as_the_query_side_does(pg_url: str) -> None:
+    upgrade(pg_url)
+    samples = [BEIJING, TOKYO, SEOUL, "Olympics在北京 東京都x京", "京", "𠀀𠀁a", "no CJK at all"]
+    with get_engine(pg_url).connect() as connection:
+        for sample in samples:
+            written = connection.execute(text("SELECT newsflow_search_text(:s)"), {"s": sample})
+            assert written.scalar_one() == " ".join(cjk.bigrams(sample)), sample
+
+
 def test_pg_websearch_writes_cjk_terms_as_bigram_phrases() -> None:
     assert pg_websearch("北京市") == '"北京 京市"'
     assert pg_websearch('ferry -東京 or "北京 上海" 京') == (
         'ferry -"東京" or "北京 京   上海" "京"'
     )
     assert cjk.prefix_single("'京' & '北京' & 'x':*") == "'京':* & '北京' & 'x':*"
+
+
+def test_without_exclusions_keeps_the_rest_of_the_query() -> None:
+    assert without_exclusions("'ferri' & !'late' | 'boat'") == "'ferri' | 'boat'"
+    assert without_exclusions("'a' & 'b' | !'c' & 'd'") == "'a' & 'b' | 'd'"
+    assert without_exclusions("!'c' & 'd' <-> 'e'") == "'d' <-> 'e'"
+    assert without_exclusions("'a' & 'b'") == "'a' & 'b'"
+
+
+def test_search_postgresql_ranks_a_query_with_an_exclusion(pg_url: str) -> None:
+    upgrade(pg_url)
+    filler(pg_url)
+    store(
+        pg_url,
+        "news",
+        art("https://n.example/body", f"{FILLER} The ferry left at noon.", "Harbour timetable"),
+        art("https://n.example/title", f"{FILLER} Boats left at noon.", "Ferry timetable"),
+        art("https://n.example/storm", f"{FILLER} The ferry stayed in: storm.", "Storm"),
+    )
+    hits = search(pg_url, "ferry -storm")
+    assert [h.url for h in hits] == ["https://n.example/title", "https://n.example/body"]
+    assert hits[0].rank > hits[1].rank > 0.001
 
 
 def test_disjunction_keeps_positive_parts_and_phrases() -> None:
