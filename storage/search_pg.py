@@ -128,22 +128,18 @@ def _per_article(parsed: dict[str, str]) -> ColumnElement[Any]:
     return case(whens, value=_config_name(), else_=cast(literal(parsed["simple"]), TSQUERY))
 
 
-def _unmarked(connection: Connection, query: str, hits: list[SearchHit]) -> list[SearchHit]:
-    """Hits whose headline marks nothing (a CJK term: ``ts_headline`` reads the text's words,
-    not its bigrams) get a snippet cut from their text around the terms."""
-    bare = [h.article_id for h in hits if MARK_START not in h.snippet]
-    if not bare:
-        return hits
-    statement = select(Article.id, func.left(Article.text, TEXT_CHARS)).where(Article.id.in_(bare))
+def _cut(connection: Connection, query: str, hits: list[SearchHit]) -> list[SearchHit]:
+    """The hits with snippets cut from their text around the terms (for a CJK term, which
+    ``ts_headline`` cannot mark: it reads the text's words, not their bigrams)."""
+    ids = [h.article_id for h in hits]
+    statement = select(Article.id, func.left(Article.text, TEXT_CHARS)).where(Article.id.in_(ids))
     texts: dict[int, str] = {i: t for i, t in connection.execute(statement)}
     terms = positive_terms(query)
 
     def cut(text: str) -> str:
         return " ".join(cjk.marked_snippet(text, terms, MARK_START, MARK_END).split())
 
-    return [
-        replace(h, snippet=cut(texts[h.article_id])) if h.article_id in texts else h for h in hits
-    ]
+    return [replace(h, snippet=cut(texts[h.article_id])) for h in hits]
 
 
 def search_pg(
@@ -173,11 +169,12 @@ def search_pg(
     )
     config = cast(_config_name(), REGCONFIG)
     marks = _per_article({c: disjunction(t) for c, t in parsed.items()})
-    headline: ColumnElement[Any] = func.ts_headline(
-        config, func.left(Article.text, TEXT_CHARS), marks, HEADLINE_OPTIONS
+    cut = cjk.has_cjk(query)  # ts_headline would mark whole CJK clauses, or nothing
+    headline: ColumnElement[Any] = (
+        literal("", Text)
+        if cut
+        else func.ts_headline(config, func.left(Article.text, TEXT_CHARS), marks, HEADLINE_OPTIONS)
     )
-    if cjk.has_cjk(query):  # ts_headline would mark whole CJK clauses, or nothing
-        headline = literal("", Text)
     statement = (
         hits_select(headline)
         .add_columns(top.c.rank)
@@ -185,4 +182,4 @@ def search_pg(
         .order_by(top.c.rank.desc(), Article.id.desc())
     )
     hits = [hit(row, float(row.rank)) for row in connection.execute(statement)]
-    return _unmarked(connection, query, hits)
+    return _cut(connection, query, hits) if cut and hits else hits
