@@ -2,9 +2,11 @@
 view, column (type and nullability), key, index and foreign key must be described there, and
 everything described there must exist.
 
-Optional: the full-text search objects of migration 0005 exist on one dialect only (SQLite's FTS5
-table ``articles_fts``, PostgreSQL's ``articles.search_vector`` and its index); they are described
-and checked where they exist. FTS5's internal shadow tables (``articles_fts_*``) are not described.
+Optional: the full-text search objects of migrations 0005 and 0015 exist on one dialect only
+(SQLite's FTS5 tables ``articles_fts`` and ``articles_cjk`` and the partial index
+``ix_articles_cjk``, PostgreSQL's ``articles.search_vector`` and its index); they are described
+and checked where they exist. FTS5's internal shadow tables (``articles_fts_*``,
+``articles_cjk_*``) are not described.
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ from storage.migrate import upgrade
 from tests.analytics_data import DIALECTS, create_pg_database, drop_pg_database
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "schema.md"
-OPTIONAL_TABLES = {"articles_fts"}
+OPTIONAL_TABLES = {"articles_fts", "articles_cjk"}
 OPTIONAL_COLUMNS = {("articles", "search_vector")}
-OPTIONAL_NAMES = {"ix_articles_search_vector"}
-SHADOW = re.compile(r"^articles_fts_")
+OPTIONAL_NAMES = {"ix_articles_search_vector", "ix_articles_cjk"}
+SHADOW = re.compile(r"^articles_(fts|cjk)_")
 
 
 @dataclass

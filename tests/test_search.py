@@ -317,13 +317,18 @@ def test_language_code_normalizes_tags() -> None:
     assert [language_code(x) for x in ("en", "EN-us", "pt_BR", " de ")] == ["en", "en", "pt", "de"]
 
 
-def test_language_configs_match_the_migration() -> None:
-    path = MIGRATIONS / "versions" / "0005_full_text_search.py"
-    spec = importlib.util.spec_from_file_location("migration_0005", path)
+def migration(filename: str) -> Any:
+    """A migration module of ``storage/migrations/versions``, for the constants it froze."""
+    path = MIGRATIONS / "versions" / filename
+    spec = importlib.util.spec_from_file_location(f"migration_{path.stem}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert module.LANGUAGE_CONFIGS == LANGUAGE_CONFIGS
+    return module
+
+
+def test_language_configs_match_the_migration() -> None:
+    assert migration("0005_full_text_search.py").LANGUAGE_CONFIGS == LANGUAGE_CONFIGS
 
 
 @pytest.fixture

@@ -8,17 +8,20 @@ from alembic.runtime.environment import NameFilterParentNames
 from storage.engine import get_engine, is_sqlite
 from storage.models import Base
 
+FTS_TABLES = ("articles_fts", "articles_cjk")  # FTS5 tables (0005, 0015) and their shadow tables
+
 
 def include_name(name: str | None, type_: str, parent_names: NameFilterParentNames) -> bool:
-    """Leave the full-text search objects of migration 0005 out of ``alembic check``: they are
-    not in the models (PostgreSQL: ``articles.search_vector`` and its index; SQLite: the FTS5
-    table ``articles_fts`` and its shadow tables)."""
+    """Leave the full-text search objects of migrations 0005 and 0015 out of ``alembic check``:
+    they are not in the models (PostgreSQL: ``articles.search_vector`` and its index; SQLite: the
+    FTS5 tables ``articles_fts`` and ``articles_cjk``, their shadow tables, the partial index
+    ``ix_articles_cjk``)."""
     if type_ == "table":
-        return not (name == "articles_fts" or (name or "").startswith("articles_fts_"))
+        return not any(name == t or (name or "").startswith(f"{t}_") for t in FTS_TABLES)
     if type_ == "column" and parent_names.get("table_name") == "articles":
         return name != "search_vector"
     if type_ == "index":
-        return name != "ix_articles_search_vector"
+        return name not in ("ix_articles_search_vector", "ix_articles_cjk")
     return True
 
 
