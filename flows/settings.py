@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +14,7 @@ from tasks.dedup.boilerplate import Rule
 from tasks.extract.workers import PoolLimits
 from tasks.fetch.fetch import FetchConfig
 from tasks.fetch.netguard import NetworkPolicy
+from tasks.sources import SourceConfig
 
 DEFAULT_CONTACT_URL = "https://github.com/newsflow-project/newsflow"
 
@@ -117,6 +119,10 @@ class Settings(BaseSettings):
             recycle_rss_mb=self.extract_recycle_rss_mb,
             max_rss_mb=self.extract_max_rss_mb,
         )
+
+    def source_fetch_config(self, source: SourceConfig) -> FetchConfig:
+        """The fetch configuration of ``source``'s requests: its ``delay`` and ``proxy``."""
+        return replace(self.fetch_config(source.delay), proxy=source.proxy)
 
     def fetch_config(self, delay: float | None = None) -> FetchConfig:
         return FetchConfig(

@@ -56,7 +56,12 @@ def test_read_feeds_document_budget_bounds_a_source_whose_items_never_fill(
 ) -> None:
     root = fan_out(server, indexes=5, sitemaps=40)
 
-    result = read_feeds(fetch([root]), 5, fetch=fetch, accept=lambda url: "/wanted/" in url)
+    result = read_feeds(
+        fetch([root]),
+        5,
+        fetch=fetch,
+        screen=lambda i: None if "/wanted/" in i.url else "url_filtered",
+    )
 
     assert len(server.hits) == MAX_DOCUMENTS
     assert len(result.outcomes) == MAX_DOCUMENTS
