@@ -144,7 +144,7 @@ def backfill_news(
     run_id = steps.start_run(settings, source.name, flow_run.get_id())
     run_key = flow_run.get_id() or uuid.uuid4().hex
     runner = PrefectRunner()
-    with runtime.run_hosts(run_key):  # released however the run ends
+    with runtime.run_hosts(run_key, settings):  # released however the run ends
         found: steps.Discovery | None
         if warcs:
             found = runner.submit(scan_warcs, settings, source, run_id, list(warcs)).outcome()[0]
