@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import os
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -147,17 +149,18 @@ def worker(db_url: str | None, urls: list[str], start: Any, done: Any) -> None:
 Arrivals = list[tuple[float, str]]
 
 
-def _arrivals(server: LoopbackServer) -> tuple[Arrivals, Callable[[str], None]]:
+def _arrivals(server: LoopbackServer) -> tuple[Arrivals, Callable[..., None]]:
+    """A log of (arrival time, path) and ``route(path, body, content_type)`` serving into it."""
     log: Arrivals = []
 
-    def route(path: str) -> None:
+    def route(path: str, body: bytes = b"ok", content_type: str = "text/html") -> None:
         def handler(request: BaseHTTPRequestHandler) -> None:
             log.append((time.monotonic(), request.path))
             request.send_response(200)
-            request.send_header("Content-Type", "text/html")
-            request.send_header("Content-Length", "2")
+            request.send_header("Content-Type", content_type)
+            request.send_header("Content-Length", str(len(body)))
             request.end_headers()
-            request.wfile.write(b"ok")
+            request.wfile.write(body)
 
         server.routes[path] = handler
 
@@ -218,3 +221,54 @@ def test_fetch_pages_two_worker_processes_without_shared_slots_double_the_rate(
 
     assert len(log) == 2 * PAGES
     assert min(_gaps(log)) < DELAY - 0.1  # what the shared test above rules out
+
+
+# --- two `newsflow ingest` processes, two sources on one host, one PostgreSQL database ---------
+
+WORDS = " ".join(f"word{i}" for i in range(150))
+PAGE_HTML = f"<html><body><article><p>{WORDS}.</p><p>{WORDS}.</p></article></body></html>"
+
+
+@pytest.mark.slow
+def test_cli_two_ingest_processes_on_one_host_keep_one_delay(
+    server: LoopbackServer, pg_url: str, tmp_path: Any
+) -> None:
+    from tests.loopback import rss_feed
+    from tests.test_cli_local import NEWSFLOW
+
+    upgrade(pg_url)
+    log, route = _arrivals(server)
+    route("/robots.txt", b"User-agent: *\nAllow: /\n", "text/plain")
+    entries = []
+    for name in ("left", "right"):
+        links = [server.url(f"/{name}/{n}") for n in range(8)]
+        for link in links:
+            route(link.removeprefix(server.base), PAGE_HTML.encode())
+        route(f"/{name}.xml", rss_feed(name, links), "application/rss+xml")
+        entries.append(
+            f"  - name: {name}\n    feeds: [{server.url(f'/{name}.xml')}]\n"
+            f"    interval: 600\n    delay: {DELAY}\n"
+        )
+    sources = tmp_path / "sources.yaml"
+    sources.write_text("sources:\n" + "".join(entries), encoding="utf-8")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("NEWSFLOW_", "PREFECT_API"))},
+        "NEWSFLOW_DATABASE_URL": pg_url,
+        "NEWSFLOW_ALLOW_PRIVATE_NETWORKS": "127.0.0.0/8",
+        "NEWSFLOW_EXTRACT_WORKERS": "0",
+        "PREFECT_HOME": str(tmp_path / "prefect-home"),
+    }
+    command = [str(NEWSFLOW), "ingest", "--sources", str(sources)]
+    runs = [
+        subprocess.Popen([*command, name], env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+        for name in ("left", "right")
+    ]
+    errors = [run.communicate(timeout=180)[1] for run in runs]
+
+    assert [run.returncode for run in runs] == [0, 0], errors
+    log.sort()
+    assert len(log) >= 2 * 9  # two feeds and sixteen pages (robots.txt once or twice)
+    assert min(_gaps(log)) >= DELAY - 0.1, _gaps(log)
+    sources_seen = [path.split("/")[1].removesuffix(".xml") for _, path in log]
+    pages = [name for name in sources_seen if name in ("left", "right")]
+    assert sum(a != b for a, b in itertools.pairwise(pages)) >= 2  # the two runs overlapped
