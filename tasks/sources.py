@@ -22,18 +22,12 @@ from pydantic import (
 
 from tasks.dedup.urls import canonicalize_url
 from tasks.discover.urllists import is_local
-from tasks.records import ExtractOptions, FeedItem
+from tasks.records import ExtractOptions, FeedItem, ItemFilter
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 Kind = Literal["auto", "feed", "sitemap", "urls"]
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 _RESERVED_HEADERS = {"host", "content-length", "transfer-encoding", "connection"}
-
-
-# Why a feed item was left out by the source's own filters (counted in its document's fetch row).
-URL_FILTERED = "url_filtered"  # include/exclude
-TITLE_FILTERED = "title_filtered"  # include_title/exclude_title (an untitled item never includes)
-TOO_OLD = "too_old"  # max_age_days
 
 
 class SourcesError(Exception):
@@ -200,21 +194,21 @@ class SourceConfig(BaseModel):
             return False
         return title is None or not _matches(self.exclude_title, title)
 
-    def skip_reason(self, item: FeedItem, now: datetime) -> str | None:
+    def skip_reason(self, item: FeedItem, now: datetime) -> ItemFilter | None:
         """Why the source's filters leave ``item`` out (``None``: kept). Its age is its
         published date, else its updated date; an undated item is never too old."""
         if not self.wants(item.url):
-            return URL_FILTERED
+            return ItemFilter.URL_FILTERED
         if not self.wants_title(item.title):
-            return TITLE_FILTERED
+            return ItemFilter.TITLE_FILTERED
         when = item.published_at or item.updated_at
         if self.max_age_days is not None and when is not None:
             when = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
             if when < now - timedelta(days=self.max_age_days):
-                return TOO_OLD
+                return ItemFilter.TOO_OLD
         return None
 
-    def screen(self, now: datetime) -> Callable[[FeedItem], str | None] | None:
+    def screen(self, now: datetime) -> Callable[[FeedItem], ItemFilter | None] | None:
         """:meth:`skip_reason` at ``now``, or ``None`` when the source filters nothing."""
         filters = (self.include, self.exclude, self.include_title, self.exclude_title)
         if not any(filters) and self.max_age_days is None:

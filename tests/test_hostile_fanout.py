@@ -14,7 +14,7 @@ import tasks.discover.sitemaps
 from tasks.discover.discover import MAX_DOCUMENTS, read_feeds
 from tasks.discover.sitemaps import parse_sitemap
 from tasks.fetch.polite import fetch_pages
-from tasks.records import FetchOutcome
+from tasks.records import FetchOutcome, ItemFilter
 from tests.loopback import LoopbackServer, Route
 from tests.test_hostile_documents import CONFIG, XML, index, urlset
 
@@ -60,7 +60,7 @@ def test_read_feeds_document_budget_bounds_a_source_whose_items_never_fill(
         fetch([root]),
         5,
         fetch=fetch,
-        screen=lambda i: None if "/wanted/" in i.url else "url_filtered",
+        screen=lambda i: None if "/wanted/" in i.url else ItemFilter.URL_FILTERED,
     )
 
     assert len(server.hits) == MAX_DOCUMENTS

@@ -22,7 +22,7 @@ from tasks.discover.urllists import parse_url_list, read_local
 from tasks.fetch.fetch import FetchConfig
 from tasks.fetch.netguard import NetworkPolicy
 from tasks.fetch.polite import fetch_pages
-from tasks.records import FetchOutcome
+from tasks.records import FetchOutcome, ItemFilter
 from tests.loopback import LoopbackServer, Route
 from tests.test_discover import corpus_params
 
@@ -303,7 +303,7 @@ def test_read_feeds_screen_filters_before_the_limit() -> None:
     outcome = FetchOutcome(BASE + "s.xml", "feed", "ok", body=_urlset(urls))
 
     read = read_feeds(
-        [outcome], 5, screen=lambda item: None if "/news/" in item.url else "url_filtered"
+        [outcome], 5, screen=lambda item: None if "/news/" in item.url else ItemFilter.URL_FILTERED
     )
 
     assert [i.url for i in read.items] == [u for u in urls if "/news/" in u][:5]

@@ -21,7 +21,7 @@ from tasks.discover.urllists import is_local, looks_like_url_list, parse_url_lis
 from tasks.fetch.fetch import FetchConfig
 from tasks.fetch.hosts import HostRegistry
 from tasks.fetch.polite import fetch_pages
-from tasks.records import FeedItem, FeedState, FetchOutcome, Reason, Recheck
+from tasks.records import FeedItem, FeedState, FetchOutcome, ItemFilter, Reason, Recheck
 
 MAX_DEPTH = 3  # sitemap index levels followed below a configured document
 FILTERED_READ = 10  # with a URL filter, up to this many times the item limit is read per document
@@ -40,7 +40,7 @@ _ROOT = re.compile(rb"<([A-Za-z_][\w.:-]*)")
 Fetcher = Callable[[Sequence[str]], list[FetchOutcome]]
 # Screens an item by the source's filters: ``None`` keeps it, else why it is left out
 # (``tasks.sources.SourceConfig.screen``).
-Screen = Callable[[FeedItem], "str | None"]
+Screen = Callable[[FeedItem], "ItemFilter | None"]
 
 
 @dataclass(slots=True)
@@ -55,7 +55,7 @@ class FeedsRead:
     feeds_ok: int = 0
     unchanged: int = 0
     errors: list[str] = field(default_factory=list)
-    skipped: Counter[str] = field(default_factory=Counter)  # left out by the source's filters
+    skipped: Counter[ItemFilter] = field(default_factory=Counter)  # left out by the filters
     pending: list[str] = field(default_factory=list)  # child sitemaps not followed (no fetcher)
 
 
@@ -247,7 +247,7 @@ class _Reader:
     def add(self, outcome: FetchOutcome, items: Sequence[FeedItem]) -> FetchOutcome:
         """Keep the items the screen passes; the document's outcome, with what the screen left
         out counted in its ``detail`` (and in the run's ``skipped``)."""
-        skips: Counter[str] = Counter()
+        skips: Counter[ItemFilter] = Counter()
         for item in items:
             reason = self.screen(item) if self.screen is not None else None
             if reason is None:
