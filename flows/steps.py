@@ -173,6 +173,9 @@ def discover_items(
     with transaction(settings.database_url) as session:
         feeds.record_fetches(session, run_id, read.outcomes)
         feeds.record_feed_items(session, run_id, read.items)
+    if read.skipped:  # the source's own filters (counted per document in fetches.detail)
+        left_out = ", ".join(f"{reason} {n}" for reason, n in sorted(read.skipped.items()))
+        log.info("%s: the source's filters left out %s", source.name, left_out)
     return read
 
 

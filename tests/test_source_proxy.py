@@ -122,6 +122,7 @@ def test_ingest_source_proxy_and_filters_end_to_end(
     target: LoopbackServer,
     tmp_path: Path,
 ) -> None:
+    from flows import steps
     from flows.ingest import ingest_news
 
     upgrade(sqlite_url)
@@ -153,6 +154,9 @@ def test_ingest_source_proxy_and_filters_end_to_end(
         encoding="utf-8",
     )
 
+    lines: list[str] = []  # what steps logs at INFO (Prefect's logging config owns its handlers)
+    monkeypatch.setattr(steps.log, "info", lambda msg, *args: lines.append(msg % args))
+
     (report,) = ingest_news(sources_path=str(sources))
 
     assert report.status == "completed", report.errors
@@ -163,3 +167,4 @@ def test_ingest_source_proxy_and_filters_end_to_end(
         assert list(session.scalars(select(Article.url))) == [fresh]
         detail = session.scalars(select(Fetch.detail).where(Fetch.kind == "feed")).one()
     assert detail == "filtered out 2 item(s) (title_filtered: 1, too_old: 1)"
+    assert "via-proxy: the source's filters left out title_filtered 1, too_old 1" in lines
