@@ -1,16 +1,34 @@
 """A real forward HTTP proxy on 127.0.0.1 for tests: it answers absolute-URI ``GET`` requests
-(``GET http://host:port/path HTTP/1.1``) by fetching the URL itself, logs each URL it was asked
-for, and marks what it relays with ``Via: 1.1 newsflow-test-proxy``."""
+(``GET http://host:port/path HTTP/1.1``) by fetching the URL itself, and ``CONNECT host:port``
+with a tunnel; it logs each URL (or ``host:port``) it was asked for, and marks what it relays
+with ``Via: 1.1 newsflow-test-proxy``."""
 
 from __future__ import annotations
 
 import http.client
+import select
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 VIA = "1.1 newsflow-test-proxy"
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te"}
+
+
+def _relay(client: socket.socket, upstream: socket.socket) -> None:
+    """Copy bytes between the two sockets until either side closes."""
+    with upstream:
+        sockets = [client, upstream]
+        while True:
+            ready, _, _ = select.select(sockets, [], [], 10)
+            if not ready:
+                return
+            for sock in ready:
+                data = sock.recv(65536)
+                if not data:
+                    return
+                (upstream if sock is client else client).sendall(data)
 
 
 class ForwardProxy:
@@ -45,6 +63,20 @@ class ForwardProxy:
                     self._reply(answer.status, kept, body)
                 finally:
                     target.close()
+
+            def do_CONNECT(self) -> None:
+                """A tunnel to ``host:port`` (HTTPS through the proxy): bytes relayed both ways."""
+                proxy.requested.append(self.path)
+                host, _, port = self.path.rpartition(":")
+                try:
+                    upstream = socket.create_connection((host, int(port)), timeout=10)
+                except (OSError, ValueError):
+                    self._reply(502, [], b"cannot reach the target")
+                    return
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                _relay(self.connection, upstream)
+                self.close_connection = True
 
             def _reply(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
                 self.send_response(status)

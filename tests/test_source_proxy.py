@@ -1,6 +1,7 @@
 """A source's ``proxy:``: its feed, robots.txt and page requests go through a real forward proxy on
-loopback (started here), while the private-network guard still judges every target URL (redirect
-hops included) and not the proxy's own address, which the operator chose.
+loopback (started here; HTTPS through a CONNECT tunnel, TLS still verified), while the
+private-network guard still judges every target URL (redirect hops included) and not the
+proxy's own address, which the operator chose.
 
 The target server listens on 127.0.0.2 and the proxy on 127.0.0.1; the network policy allows only
 127.0.0.2/32, so a guard applied to the proxy connection would refuse it."""
@@ -8,6 +9,7 @@ The target server listens on 127.0.0.2 and the proxy on 127.0.0.1; the network p
 from __future__ import annotations
 
 import ipaddress
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -25,6 +27,7 @@ from tasks.fetch.netguard import NetworkPolicy
 from tasks.fetch.polite import fetch_pages
 from tests.loopback import LoopbackServer, Route, rss_feed
 from tests.proxyserver import VIA, ForwardProxy
+from tests.test_fetch_faults import TLSServer, tls_server  # noqa: F401 - the fixture
 
 TARGET_ONLY = NetworkPolicy(networks=(ipaddress.ip_network("127.0.0.2/32"),))
 WORDS = " ".join(f"word{i}" for i in range(120))
@@ -101,6 +104,26 @@ def test_fetch_pages_proxy_private_target_refused_before_the_proxy(
 
     assert outcome.reason == "blocked_address"
     assert proxy.requested == [] and target.hits == []
+
+
+def test_fetch_pages_proxy_https_goes_through_a_tunnel_and_still_verifies_tls(
+    proxy: ForwardProxy,
+    tls_server: tuple[TLSServer, Path],  # noqa: F811 - the fixture imported above
+) -> None:
+    srv, _cert = tls_server
+    port = srv.server_address[1]
+    loopback = NetworkPolicy(networks=(ipaddress.ip_network("127.0.0.1/32"),))
+
+    (outcome,) = fetch_pages(
+        [f"https://127.0.0.1:{port}/a"], _config(proxy=proxy.url, network_policy=loopback)
+    )
+
+    assert outcome.reason == "tls_error"  # the self-signed certificate, seen through the tunnel
+    assert proxy.requested == [f"127.0.0.1:{port}"]  # CONNECT host:port
+    deadline = time.monotonic() + 2.0
+    while srv.handshake_failures < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert (srv.handshake_failures, srv.requests) == (1, [])
 
 
 def test_fetch_pages_proxy_redirect_to_a_private_host_refused(
