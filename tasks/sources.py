@@ -95,17 +95,18 @@ def _check_proxy(url: str | None) -> str | None:
     """An http(s) proxy URL: scheme, host and optional port (and user:password), nothing else."""
     if url is None:
         return None
+    shown = re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", url)  # no password in the message
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise ValueError(f"{url!r} is not a proxy URL: {exc}") from None
+        raise ValueError(f"{shown!r} is not a proxy URL: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{url!r} is not an http(s) proxy URL such as http://proxy.internal:3128")
+        raise ValueError(f"{shown!r} is not an http(s) proxy URL, e.g. http://proxy.internal:3128")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise ValueError(f"{url!r}: a proxy URL has no path, query or fragment")
+        raise ValueError(f"{shown!r}: a proxy URL has no path, query or fragment")
     if port == 0 or any(c in url for c in " \t\r\n"):
-        raise ValueError(f"{url!r} is not a proxy URL")
+        raise ValueError(f"{shown!r} is not a proxy URL")
     return url
 
 

@@ -76,6 +76,7 @@ def test_source_config_sitemaps_alone_are_enough() -> None:
         pytest.param({"proxy": "p.test:3128"}, "proxy", "http(s) proxy", id="no-scheme"),
         pytest.param({"proxy": "http://p.test:3128/x"}, "proxy", "no path", id="proxy-path"),
         pytest.param({"proxy": "http://p.test:99999"}, "proxy", "not a proxy URL", id="port"),
+        pytest.param({"proxy": "http://u:s3cret@p.test/x"}, "proxy", "u:***@p", id="no-password"),
     ],
 )
 def test_parse_sources_invalid_option_names_the_field(
@@ -86,6 +87,7 @@ def test_parse_sources_invalid_option_names_the_field(
 
     assert f"entry 1 ('opts'), field {field}:" in str(excinfo.value)
     assert message in str(excinfo.value)
+    assert "s3cret" not in str(excinfo.value)
 
 
 def test_source_config_wants_applies_include_then_exclude() -> None:
