@@ -29,11 +29,13 @@ from tasks.sources import SourceConfig, load_sources
 def backfill_source(
     settings: Settings, name: str | None, sources_path: str | None, sitemap: str | None
 ) -> SourceConfig:
-    """The configured source ``name`` (its extraction options, language, headers, URL filter),
-    else a bare one named ``name`` (default ``backfill``); ``sitemap`` becomes its document."""
+    """The configured source ``name`` (its extraction options, language, headers, proxy, URL and
+    title filters, but not its ``max_age_days``), else a bare one named ``name`` (default
+    ``backfill``); ``sitemap`` becomes its document."""
     path = Path(sources_path) if sources_path else settings.sources
     configured = {s.name: s for s in load_sources(path)} if name and path.exists() else {}
     source = configured.get(name or "") or SourceConfig.model_construct(name=name or "backfill")
+    source = source.model_copy(update={"max_age_days": None})  # history is what a backfill is for
     if sitemap is not None:
         source = source.model_copy(update={"feeds": [], "urls": [], "sitemaps": [sitemap]})
     return source
@@ -142,7 +144,7 @@ def backfill_news(
     run_id = steps.start_run(settings, source.name, flow_run.get_id())
     run_key = flow_run.get_id() or uuid.uuid4().hex
     runner = PrefectRunner()
-    with runtime.run_hosts(run_key):  # released however the run ends
+    with runtime.run_hosts(run_key, settings):  # released however the run ends
         found: steps.Discovery | None
         if warcs:
             found = runner.submit(scan_warcs, settings, source, run_id, list(warcs)).outcome()[0]

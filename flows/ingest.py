@@ -129,7 +129,7 @@ def run_sources(runner: Runner, settings: Settings, sources: list[SourceConfig])
         runner.call(steps.start_extraction_workers, settings)
     ensure_schema(settings.database_url)
     run_key = runner.flow_run_id or uuid.uuid4().hex  # the hosts' state is shared by the run
-    with runtime.run_hosts(run_key):  # released however the run ends
+    with runtime.run_hosts(run_key, settings):  # released however the run ends
         run_ids = {
             s.name: runner.call(steps.start_run, settings, s.name, runner.flow_run_id)
             for s in sources

@@ -22,6 +22,7 @@ from typing import Any
 from prefect import State
 from prefect.client.schemas.objects import FlowRun
 
+from flows.hostslots import shared_slots
 from flows.settings import Settings
 from tasks.discover.isolate import IsolatedParser
 from tasks.extract.workers import ExtractionPool
@@ -102,8 +103,14 @@ def active_registries() -> frozenset[str]:
 
 
 @contextmanager
-def run_hosts(run_key: str) -> Iterator[str]:
-    """Hold ``run_key``'s host registry for the block: released however the block ends."""
+def run_hosts(run_key: str, settings: Settings | None = None) -> Iterator[str]:
+    """Hold ``run_key``'s host registry for the block: released however the block ends. With
+    ``settings`` it is made now, with the host turns those settings share with other workers
+    (``flows/hostslots.py``)."""
+    if settings is not None:
+        registry = HostRegistry(settings.host_max_failures, slots=shared_slots(settings))
+        with _registries_lock:
+            _registries.setdefault(run_key, registry)
     try:
         yield run_key
     finally:

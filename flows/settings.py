@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -13,6 +14,7 @@ from tasks.dedup.boilerplate import Rule
 from tasks.extract.workers import PoolLimits
 from tasks.fetch.fetch import FetchConfig
 from tasks.fetch.netguard import NetworkPolicy
+from tasks.sources import SourceConfig
 
 DEFAULT_CONTACT_URL = "https://github.com/newsflow-project/newsflow"
 
@@ -47,6 +49,9 @@ class Settings(BaseSettings):
     retry_backoff: float = Field(0.5, ge=0)
     retry_after_max: float = Field(30.0, ge=0)
     host_max_failures: int = Field(5, ge=1)
+    # Per-host turns shared by every worker of the database (table host_slots): auto = on for
+    # PostgreSQL (workers on many machines), off for SQLite (one machine, one process is usual).
+    shared_host_slots: Literal["auto", "true", "false"] = "auto"
     robots: bool = True
     max_crawl_delay: float = Field(60.0, ge=0)
     feed_revalidate_hours: float = Field(24.0, gt=0)
@@ -117,6 +122,18 @@ class Settings(BaseSettings):
             recycle_rss_mb=self.extract_recycle_rss_mb,
             max_rss_mb=self.extract_max_rss_mb,
         )
+
+    @property
+    def shares_host_slots(self) -> bool:
+        from sqlalchemy.engine import make_url
+
+        if self.shared_host_slots == "auto":
+            return make_url(self.database_url).get_backend_name() == "postgresql"
+        return self.shared_host_slots == "true"
+
+    def source_fetch_config(self, source: SourceConfig) -> FetchConfig:
+        """The fetch configuration of ``source``'s requests: its ``delay`` and ``proxy``."""
+        return replace(self.fetch_config(source.delay), proxy=source.proxy)
 
     def fetch_config(self, delay: float | None = None) -> FetchConfig:
         return FetchConfig(

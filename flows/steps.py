@@ -146,7 +146,7 @@ def discover_items(
     """Fetch and read the source's documents (child sitemaps fetched through the same polite
     layer), record the fetches and the items in one transaction; what was read (its ``states``
     are not saved here: ``finish_run`` saves them when the run completes)."""
-    config = settings.fetch_config(source.delay)
+    config = settings.source_fetch_config(source)
     urls = list(source.documents)
     states: dict[str, FeedState] = {}
     if conditional:
@@ -173,6 +173,9 @@ def discover_items(
     with transaction(settings.database_url) as session:
         feeds.record_fetches(session, run_id, read.outcomes)
         feeds.record_feed_items(session, run_id, read.items)
+    if read.skipped:  # the source's own filters (counted per document in fetches.detail)
+        left_out = ", ".join(f"{reason} {n}" for reason, n in sorted(read.skipped.items()))
+        log.info("%s: the source's filters left out %s", source.name, left_out)
     return read
 
 
@@ -282,7 +285,7 @@ def fetch_and_extract(
     """Fetch the items' pages politely; with a pool, each fetched page goes to it at once
     (fetching overlaps extraction, as pages of other sources do); without one, the pages are
     extracted inline once fetched. Each item with its fetch and extraction."""
-    config = settings.fetch_config(source.delay)
+    config = settings.source_fetch_config(source)
     hosts = registry_for(run_key, config.host_max_failures)
     urls = [i.url for i in items]
     headers = {url: dict(source.headers) for url in urls} if source.headers else None
@@ -326,7 +329,7 @@ def recheck_batch(
     settings: Settings, source: SourceConfig, run_id: int, run_key: str, rechecks: list[Recheck]
 ) -> RunCounts:
     """Re-fetch recent articles conditionally; a changed text becomes a revision."""
-    config = settings.fetch_config(source.delay)
+    config = settings.source_fetch_config(source)
     sent = {r.url: _with(source.headers, conditional_headers_for(r)) for r in rechecks}
     hosts = registry_for(run_key, config.host_max_failures)
     outcomes = fetch_politely(settings, config, hosts, [r.url for r in rechecks], headers=sent)

@@ -60,7 +60,14 @@ DAILY_CHART = {
 }
 
 # Tables an analyst has no use for in a browser (index rows, compressed bodies, bookkeeping).
-HIDDEN = ("minhash_bands", "raw_pages", "alembic_version", "recent_page_lines", "robots_files")
+HIDDEN = (
+    "minhash_bands",
+    "raw_pages",
+    "alembic_version",
+    "recent_page_lines",
+    "robots_files",
+    "host_slots",
+)
 
 # What a PostgreSQL snapshot for browsing leaves empty: hidden, and the bulk of a database.
 NOT_COPIED = frozenset({"raw_pages", "minhash_bands"})

@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Double,
     Float,
     ForeignKey,
     Index,
@@ -250,6 +251,18 @@ class RobotsFileRow(Base):
     body: Mapped[str] = mapped_column(Text)  # the text as read (first 500 KiB); "" for a 4xx
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class HostSlotRow(Base):
+    """Per host (``scheme://host[:port]``): when any worker of this database may send it its next
+    request (``free_after``: seconds since 1970 on the database's clock, so workers on machines
+    whose clocks differ agree), and the run holding it while its request is in flight."""
+
+    __tablename__ = "host_slots"
+
+    host: Mapped[str] = mapped_column(Text, primary_key=True)
+    free_after: Mapped[float] = mapped_column(Double)
+    holder: Mapped[str | None] = mapped_column(Text)  # a run's registry token; NULL when free
 
 
 class FeedItemRow(Base):

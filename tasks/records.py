@@ -63,6 +63,16 @@ class EntrySkip(StrEnum):
     ENTRY_ERROR = "entry_error"
 
 
+@unique
+class ItemFilter(StrEnum):
+    """Why a source's own filters left an item of a document out (counted in the document's
+    fetch-row ``detail``; ``tasks.sources.SourceConfig.skip_reason``)."""
+
+    URL_FILTERED = "url_filtered"  # include / exclude
+    TITLE_FILTERED = "title_filtered"  # include_title / exclude_title
+    TOO_OLD = "too_old"  # max_age_days
+
+
 def http_reason(status: int) -> str:
     """The reason of a final response that is not 200 or 304: ``http_404``, ``http_503``..."""
     return f"http_{status}"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -20,7 +22,7 @@ from pydantic import (
 
 from tasks.dedup.urls import canonicalize_url
 from tasks.discover.urllists import is_local
-from tasks.records import ExtractOptions
+from tasks.records import ExtractOptions, FeedItem, ItemFilter
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 Kind = Literal["auto", "feed", "sitemap", "urls"]
@@ -89,6 +91,29 @@ def _check_patterns(patterns: list[str]) -> list[str]:
     return patterns
 
 
+def _check_proxy(url: str | None) -> str | None:
+    """An http(s) proxy URL: scheme, host and optional port (and user:password), nothing else."""
+    if url is None:
+        return None
+    shown = re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", url)  # no password in the message
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{shown!r} is not a proxy URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{shown!r} is not an http(s) proxy URL, e.g. http://proxy.internal:3128")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError(f"{shown!r}: a proxy URL has no path, query or fragment")
+    if port == 0 or any(c in url for c in " \t\r\n"):
+        raise ValueError(f"{shown!r} is not a proxy URL")
+    return url
+
+
+def _matches(patterns: list[str], text: str) -> bool:
+    return any(re.search(p, text) for p in patterns)
+
+
 class SourceConfig(BaseModel):
     """One news source: a stable slug, where its article URLs are listed (feeds, sitemaps, URL
     lists), when to ingest it, and per-source options."""
@@ -109,6 +134,10 @@ class SourceConfig(BaseModel):
     max_items: int | None = Field(default=None, ge=1)
     include: list[str] = Field(default_factory=list, description="URL regexes; one must match")
     exclude: list[str] = Field(default_factory=list, description="URL regexes; none may match")
+    include_title: list[str] = Field(default_factory=list, description="title regexes; one must")
+    exclude_title: list[str] = Field(default_factory=list, description="title regexes; none may")
+    max_age_days: int | None = Field(default=None, ge=1, le=36_500, description="older: skipped")
+    proxy: str | None = Field(default=None, description="http(s) proxy for this source's fetches")
     language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
     extract: ExtractConfig = Field(default_factory=ExtractConfig)
     headers: dict[str, str] = Field(default_factory=dict, description="sent with every request")
@@ -125,10 +154,15 @@ class SourceConfig(BaseModel):
             raise ValueError("give at least one document: feeds, sitemaps or urls")
         return _check_documents(feeds)
 
-    @field_validator("include", "exclude")
+    @field_validator("include", "exclude", "include_title", "exclude_title")
     @classmethod
     def _patterns_compile(cls, patterns: list[str]) -> list[str]:
         return _check_patterns(patterns)
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_is_a_url(cls, proxy: str | None) -> str | None:
+        return _check_proxy(proxy)
 
     @field_validator("headers")
     @classmethod
@@ -150,9 +184,37 @@ class SourceConfig(BaseModel):
 
     def wants(self, url: str) -> bool:
         """Whether an item URL passes the source's ``include``/``exclude`` patterns."""
-        if self.include and not any(re.search(p, url) for p in self.include):
+        if self.include and not _matches(self.include, url):
             return False
-        return not any(re.search(p, url) for p in self.exclude)
+        return not _matches(self.exclude, url)
+
+    def wants_title(self, title: str | None) -> bool:
+        """Whether an item title passes ``include_title``/``exclude_title`` (an untitled item
+        fails an ``include_title``, passes an ``exclude_title``)."""
+        if self.include_title and not _matches(self.include_title, title or ""):
+            return False
+        return title is None or not _matches(self.exclude_title, title)
+
+    def skip_reason(self, item: FeedItem, now: datetime) -> ItemFilter | None:
+        """Why the source's filters leave ``item`` out (``None``: kept). Its age is its
+        published date, else its updated date; an undated item is never too old."""
+        if not self.wants(item.url):
+            return ItemFilter.URL_FILTERED
+        if not self.wants_title(item.title):
+            return ItemFilter.TITLE_FILTERED
+        when = item.published_at or item.updated_at
+        if self.max_age_days is not None and when is not None:
+            when = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+            if when < now - timedelta(days=self.max_age_days):
+                return ItemFilter.TOO_OLD
+        return None
+
+    def screen(self, now: datetime) -> Callable[[FeedItem], ItemFilter | None] | None:
+        """:meth:`skip_reason` at ``now``, or ``None`` when the source filters nothing."""
+        filters = (self.include, self.exclude, self.include_title, self.exclude_title)
+        if not any(filters) and self.max_age_days is None:
+            return None
+        return lambda item: self.skip_reason(item, now)
 
     @field_validator("schedule")
     @classmethod

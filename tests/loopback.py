@@ -29,7 +29,7 @@ Handler = Callable[[BaseHTTPRequestHandler], None]
 class LoopbackServer:
     """Serve ``routes`` (path -> :class:`Route` or a handler function) until closed."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.routes: dict[str, Route | Handler] = {}
         self.hits: list[str] = []
         server = self
@@ -60,14 +60,15 @@ class LoopbackServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd = ThreadingHTTPServer((host, 0), _Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
         self._thread.start()
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_port}"
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
 
     def url(self, path: str) -> str:
         return self.base + path

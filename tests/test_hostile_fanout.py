@@ -14,7 +14,7 @@ import tasks.discover.sitemaps
 from tasks.discover.discover import MAX_DOCUMENTS, read_feeds
 from tasks.discover.sitemaps import parse_sitemap
 from tasks.fetch.polite import fetch_pages
-from tasks.records import FetchOutcome
+from tasks.records import FetchOutcome, ItemFilter
 from tests.loopback import LoopbackServer, Route
 from tests.test_hostile_documents import CONFIG, XML, index, urlset
 
@@ -56,7 +56,12 @@ def test_read_feeds_document_budget_bounds_a_source_whose_items_never_fill(
 ) -> None:
     root = fan_out(server, indexes=5, sitemaps=40)
 
-    result = read_feeds(fetch([root]), 5, fetch=fetch, accept=lambda url: "/wanted/" in url)
+    result = read_feeds(
+        fetch([root]),
+        5,
+        fetch=fetch,
+        screen=lambda i: None if "/wanted/" in i.url else ItemFilter.URL_FILTERED,
+    )
 
     assert len(server.hits) == MAX_DOCUMENTS
     assert len(result.outcomes) == MAX_DOCUMENTS

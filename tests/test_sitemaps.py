@@ -22,7 +22,7 @@ from tasks.discover.urllists import parse_url_list, read_local
 from tasks.fetch.fetch import FetchConfig
 from tasks.fetch.netguard import NetworkPolicy
 from tasks.fetch.polite import fetch_pages
-from tasks.records import FetchOutcome
+from tasks.records import FetchOutcome, ItemFilter
 from tests.loopback import LoopbackServer, Route
 from tests.test_discover import corpus_params
 
@@ -298,11 +298,13 @@ def test_read_feeds_kind_override_reads_a_text_list_that_looks_like_xml() -> Non
     assert read.items == [] and read.errors == ["https://a.test/l: sitemap_unparseable"]
 
 
-def test_read_feeds_accept_filters_before_the_limit() -> None:
+def test_read_feeds_screen_filters_before_the_limit() -> None:
     urls = [f"{BASE}{'video' if i % 2 else 'news'}/{i}" for i in range(20)]
     outcome = FetchOutcome(BASE + "s.xml", "feed", "ok", body=_urlset(urls))
 
-    read = read_feeds([outcome], 5, accept=lambda url: "/news/" in url)
+    read = read_feeds(
+        [outcome], 5, screen=lambda item: None if "/news/" in item.url else ItemFilter.URL_FILTERED
+    )
 
     assert [i.url for i in read.items] == [u for u in urls if "/news/" in u][:5]
 

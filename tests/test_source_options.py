@@ -1,9 +1,11 @@
-"""Per-source options (kinds, URL filters, language, extraction switches, headers), the feed
+"""Per-source options (kinds, URL and title filters, max_age_days, proxy validation, language,
+extraction switches, headers), the feed
 fallback of title/date/authors, and the ``feed_items`` upsert on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
 import pytest
@@ -12,12 +14,13 @@ from sqlalchemy import select
 from storage import articles, feeds, runs
 from storage.engine import transaction
 from storage.models import FeedItemRow
+from tasks.discover.discover import read_feeds
 from tasks.discover.fallbacks import with_feed_fallbacks
 from tasks.extract.extract import PageInput, extract_page
 from tasks.fetch.fetch import FetchConfig
 from tasks.fetch.netguard import NetworkPolicy
 from tasks.fetch.polite import fetch_pages
-from tasks.records import ExtractedArticle, ExtractOptions, FeedItem
+from tasks.records import ExtractedArticle, ExtractOptions, FeedItem, FetchOutcome
 from tasks.sources import SourceConfig, SourcesError, parse_sources
 from tests.loopback import LoopbackServer
 
@@ -65,6 +68,15 @@ def test_source_config_sitemaps_alone_are_enough() -> None:
         pytest.param({"headers": {"Bad Name": "x"}}, "headers", "header name", id="header-name"),
         pytest.param({"headers": {"X-A": "a\r\nb"}}, "headers", "one line", id="header-value"),
         pytest.param({"sitemaps": ["ftp://x.test/s"]}, "sitemaps", "http(s) URL", id="sitemap"),
+        pytest.param({"include_title": ["(x"]}, "include_title", "regular expr", id="title-in"),
+        pytest.param({"exclude_title": ["+x"]}, "exclude_title", "regular expr", id="title-ex"),
+        pytest.param({"max_age_days": 0}, "max_age_days", "greater than or equal to 1", id="age"),
+        pytest.param({"max_age_days": "week"}, "max_age_days", "valid integer", id="age-text"),
+        pytest.param({"proxy": "socks5://p.test:1080"}, "proxy", "http(s) proxy", id="socks"),
+        pytest.param({"proxy": "p.test:3128"}, "proxy", "http(s) proxy", id="no-scheme"),
+        pytest.param({"proxy": "http://p.test:3128/x"}, "proxy", "no path", id="proxy-path"),
+        pytest.param({"proxy": "http://p.test:99999"}, "proxy", "not a proxy URL", id="port"),
+        pytest.param({"proxy": "http://u:s3cret@p.test/x"}, "proxy", "u:***@p", id="no-password"),
     ],
 )
 def test_parse_sources_invalid_option_names_the_field(
@@ -75,6 +87,7 @@ def test_parse_sources_invalid_option_names_the_field(
 
     assert f"entry 1 ('opts'), field {field}:" in str(excinfo.value)
     assert message in str(excinfo.value)
+    assert "s3cret" not in str(excinfo.value)
 
 
 def test_source_config_wants_applies_include_then_exclude() -> None:
@@ -83,6 +96,88 @@ def test_source_config_wants_applies_include_then_exclude() -> None:
     assert source.wants("https://x.test/news/a")
     assert not source.wants("https://x.test/sport/a")
     assert not source.wants("https://x.test/news/live-blog")
+
+
+def _item(url: str = "https://x.test/news/a", **fields: Any) -> FeedItem:
+    return FeedItem(url, url, **fields)
+
+
+def test_source_config_skip_reason_names_the_filter_that_drops_an_item() -> None:
+    source = SourceConfig.model_validate(
+        entry(exclude=["/live-"], include_title=["(?i)council"], max_age_days=7)
+    )
+
+    assert source.skip_reason(_item(title="Council meets", published_at=WHEN), WHEN) is None
+    assert source.skip_reason(_item("https://x.test/live-1", title="Council"), WHEN) == (
+        "url_filtered"
+    )
+    assert source.skip_reason(_item(title="Football"), WHEN) == "title_filtered"
+    assert source.skip_reason(_item(), WHEN) == "title_filtered"  # untitled: no include match
+    old = _item(title="Council", published_at=WHEN - timedelta(days=8))
+    assert source.skip_reason(old, WHEN) == "too_old"
+
+
+def test_source_config_age_falls_back_to_updated_and_undated_is_kept() -> None:
+    source = SourceConfig.model_validate(entry(max_age_days=1))
+
+    updated = _item(updated_at=WHEN - timedelta(days=2))
+    assert source.skip_reason(updated, WHEN) == "too_old"
+    assert source.skip_reason(_item(), WHEN) is None
+
+
+def test_source_config_exclude_title_keeps_untitled_items() -> None:
+    source = SourceConfig.model_validate(entry(exclude_title=["^Sponsored"]))
+
+    assert source.skip_reason(_item(title="Sponsored: a car"), WHEN) == "title_filtered"
+    assert source.skip_reason(_item(), WHEN) is None
+
+
+def test_source_config_screen_is_none_without_filters() -> None:
+    assert SourceConfig.model_validate(entry()).screen(WHEN) is None
+    assert SourceConfig.model_validate(entry(max_age_days=3)).screen(WHEN) is not None
+
+
+def test_read_feeds_counts_filtered_items_in_the_document_detail() -> None:
+    source = SourceConfig.model_validate(entry(max_age_days=30, exclude_title=["^Ad:"]))
+    links = [f"https://x.test/{n}" for n in range(4)]
+    dates = [WHEN, WHEN - timedelta(days=40), WHEN - timedelta(days=90), WHEN]
+    titles = ["One", "Two", "Three", "Ad: four"]
+    entries = "".join(
+        f"<item><title>{t}</title><link>{u}</link><pubDate>{format_datetime(d)}</pubDate></item>"
+        for u, d, t in zip(links, dates, titles, strict=True)
+    )
+    body = f'<rss version="2.0"><channel><title>t</title>{entries}</channel></rss>'.encode()
+    outcome = FetchOutcome("https://x.test/rss", "feed", "ok", body=body)
+
+    read = read_feeds([outcome], 10, screen=source.screen(WHEN))
+
+    assert [item.url for item in read.items] == links[:1]
+    assert read.skipped == {"too_old": 2, "title_filtered": 1}
+    assert read.outcomes[0].detail == "filtered out 3 item(s) (title_filtered: 1, too_old: 2)"
+
+
+def test_backfill_source_ignores_max_age_days(tmp_path: Any) -> None:
+    import yaml
+
+    from flows.backfill import backfill_source
+    from flows.settings import Settings
+
+    path = tmp_path / "sources.yaml"
+    path.write_text(yaml.safe_dump({"sources": [entry(max_age_days=2, include=["/news/"])]}))
+
+    source = backfill_source(Settings(), "opts", str(path), "https://news.example.test/s.xml")
+
+    assert source.max_age_days is None and source.include == ["/news/"]
+
+
+def test_settings_source_fetch_config_carries_the_proxy() -> None:
+    from flows.settings import Settings
+
+    source = SourceConfig.model_validate(entry(proxy="http://proxy.internal:3128", delay=3))
+
+    config = Settings().source_fetch_config(source)
+
+    assert (config.proxy, config.delay) == ("http://proxy.internal:3128", 3)
 
 
 def test_source_config_extract_options_reach_the_worker_input() -> None:

@@ -171,7 +171,7 @@ def try_source(
     source = _source(target, sources)
     settings = Settings()
     limit = source.max_items or settings.max_items_per_source
-    probe = probe_source(source, settings.fetch_config(source.delay), limit, sample)
+    probe = probe_source(source, settings.source_fetch_config(source), limit, sample)
     print_probe(probe, items)
     if not probe.ok:
         readable = any(f.reason == Reason.OK for f in probe.feeds)
@@ -234,7 +234,7 @@ def record(
     settings = Settings()
     target = directory / source.name
     try:
-        expected = record_source(source, settings.fetch_config(source.delay), target, pages, force)
+        expected = record_source(source, settings.source_fetch_config(source), target, pages, force)
     except RecordingError as exc:
         raise fail(f"{source.name}: {exc}", 1) from None
     for feed in expected["feeds"]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,7 @@ from tasks.discover.urllists import is_local, looks_like_url_list, parse_url_lis
 from tasks.fetch.fetch import FetchConfig
 from tasks.fetch.hosts import HostRegistry
 from tasks.fetch.polite import fetch_pages
-from tasks.records import FeedItem, FeedState, FetchOutcome, Reason, Recheck
+from tasks.records import FeedItem, FeedState, FetchOutcome, ItemFilter, Reason, Recheck
 
 MAX_DEPTH = 3  # sitemap index levels followed below a configured document
 FILTERED_READ = 10  # with a URL filter, up to this many times the item limit is read per document
@@ -37,6 +38,9 @@ _ROOT = re.compile(rb"<([A-Za-z_][\w.:-]*)")
 
 # Fetches documents (child sitemaps) politely, results in the order of the URLs given.
 Fetcher = Callable[[Sequence[str]], list[FetchOutcome]]
+# Screens an item by the source's filters: ``None`` keeps it, else why it is left out
+# (``tasks.sources.SourceConfig.screen``).
+Screen = Callable[[FeedItem], "ItemFilter | None"]
 
 
 @dataclass(slots=True)
@@ -51,6 +55,7 @@ class FeedsRead:
     feeds_ok: int = 0
     unchanged: int = 0
     errors: list[str] = field(default_factory=list)
+    skipped: Counter[ItemFilter] = field(default_factory=Counter)  # left out by the filters
     pending: list[str] = field(default_factory=list)  # child sitemaps not followed (no fetcher)
 
 
@@ -223,7 +228,7 @@ class _Reader:
     """Collects a source's items across its documents, first document wins."""
 
     limit: int
-    accept: Callable[[str], bool] | None
+    screen: Screen | None
     result: FeedsRead
     seen: dict[str, FeedItem] = field(default_factory=dict)
     budget: int = MAX_DOCUMENTS  # child documents this run may still fetch
@@ -233,16 +238,29 @@ class _Reader:
     @property
     def cap(self) -> int:
         """Entries read of one document: room for the ones a URL filter drops."""
-        return self.limit if self.accept is None else FILTERED_READ * self.limit
+        return self.limit if self.screen is None else FILTERED_READ * self.limit
 
     @property
     def full(self) -> bool:
         return len(self.seen) >= self.limit
 
-    def add(self, items: Sequence[FeedItem]) -> None:
+    def add(self, outcome: FetchOutcome, items: Sequence[FeedItem]) -> FetchOutcome:
+        """Keep the items the screen passes; the document's outcome, with what the screen left
+        out counted in its ``detail`` (and in the run's ``skipped``)."""
+        skips: Counter[ItemFilter] = Counter()
         for item in items:
-            if self.accept is None or self.accept(item.url):
+            reason = self.screen(item) if self.screen is not None else None
+            if reason is None:
                 self.seen.setdefault(item.canonical_url, item)
+            else:
+                skips[reason] += 1
+        if not skips:
+            return outcome
+        self.result.skipped.update(skips)
+        note = ", ".join(f"{reason}: {n}" for reason, n in sorted(skips.items()))
+        note = f"filtered out {skips.total()} item(s) ({note})"
+        detail = "; ".join(d for d in (outcome.detail, note) if d)
+        return replace(outcome, detail=detail[:500])
 
     def fail(self, outcome: FetchOutcome) -> None:
         self.result.errors.append(f"{outcome.url}: {outcome.reason}")
@@ -270,7 +288,7 @@ def _fetch_children(
             if doc is None:
                 reader.fail(outcome)
             else:
-                reader.add(doc.items)
+                outcome = reader.add(outcome, doc.items)
                 children += doc.children
             reader.result.outcomes.append(replace(outcome, body=None))
     return children
@@ -305,7 +323,7 @@ def read_feeds(
     *,
     kinds: Mapping[str, str] | None = None,
     fetch: Fetcher | None = None,
-    accept: Callable[[str], bool] | None = None,
+    screen: Screen | None = None,
     max_depth: int = MAX_DEPTH,
     max_documents: int = MAX_DOCUMENTS,
     max_bytes: int = MAX_INFLATED,
@@ -315,8 +333,9 @@ def read_feeds(
     document URL to its configured kind, default ``auto``). A 304 or a body identical to the last
     one is zero further work; a broken document is an outcome with a reason. Child sitemaps of an
     index are fetched with ``fetch`` (without it they are listed in ``pending``); an index keeps
-    no conditional-GET state, since its children change while it does not. ``accept`` filters item
-    URLs before the ``limit`` applies. At most ``max_documents`` documents are read in all
+    no conditional-GET state, since its children change while it does not. ``screen`` (the
+    source's filters) leaves items out before the ``limit`` applies, counted in ``skipped`` by
+    reason and in each document's ``detail``. At most ``max_documents`` documents are read in all
     (children fetched a few at a time, none once ``limit`` items are known); a gzip'd one
     inflates to at most ``max_bytes``. With ``parser`` each document is parsed in its killable
     process (``parse_timeout``, ``parse_crashed``)."""
@@ -324,7 +343,7 @@ def read_feeds(
     result = FeedsRead()
     budget = max(0, max_documents - len(outcomes))
     parse = functools.partial(parser.call, parse_document) if parser is not None else None
-    reader = _Reader(limit, accept, result, budget=budget, max_bytes=max_bytes, parse=parse)
+    reader = _Reader(limit, screen, result, budget=budget, max_bytes=max_bytes, parse=parse)
     children: list[str] = []
     for outcome in outcomes:
         old = (states or {}).get(outcome.url)
@@ -339,7 +358,7 @@ def read_feeds(
             outcome, doc = _parse_outcome(outcome, kind, reader.cap, max_bytes, parse)
             if doc is not None:
                 result.feeds_ok += 1
-                reader.add(doc.items)
+                outcome = reader.add(outcome, doc.items)
                 children += doc.children
                 state = None if doc.kind == "sitemapindex" else state
         if not (outcome.ok or outcome.reason == Reason.NOT_MODIFIED):

@@ -7,6 +7,7 @@ through the same polite layer."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from tasks.discover.discover import MAX_DOCUMENTS, FeedsRead, fetch_documents, read_feeds
 from tasks.discover.isolate import IsolatedParser
@@ -41,9 +42,10 @@ def read_source(
     max_documents: int = MAX_DOCUMENTS,
     parser: IsolatedParser | None = None,
 ) -> FeedsRead:
-    """``read_feeds`` over the source's fetched documents: its configured kinds, its URL filter,
-    and child sitemaps fetched with its headers; at most ``max_documents`` documents, each
-    decoded body capped at the configured feed size, parsed by ``parser`` (none: inline)."""
+    """``read_feeds`` over the source's fetched documents: its configured kinds, its filters (URL,
+    title, age; what they leave out is counted), and child sitemaps fetched with its headers; at
+    most ``max_documents`` documents, each decoded body capped at the configured feed size,
+    parsed by ``parser`` (none: inline)."""
     return read_feeds(
         fetched,
         limit,
@@ -53,7 +55,7 @@ def read_source(
         fetch=lambda children: fetch_documents(
             children, config, hosts, {url: dict(source.headers) for url in children}
         ),
-        accept=source.wants,
+        screen=source.screen(datetime.now(UTC)),
         max_documents=max_documents,
         max_bytes=config.max_feed_bytes,
         parser=parser,

@@ -2,7 +2,9 @@
 
 Requests never follow redirects on their own (each hop is re-checked by the network guard), read
 the body as a stream under a size cap and a wall-clock deadline, ignore proxy settings from the
-environment, always verify TLS, and retry transient failures a few times with backoff and jitter.
+environment (a source's ``proxy`` is the only one used: the guard checks each target URL before it
+goes to the proxy, not the proxy's own address, which the operator chose), always verify TLS, and
+retry transient failures a few times with backoff and jitter.
 Failures come back as a :class:`FetchOutcome` with a reason code; nothing here raises for a bad
 server. :func:`tasks.fetch.polite.fetch_pages` adds politeness, robots.txt and the per-host circuit
 breaker.
@@ -10,27 +12,21 @@ breaker.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import random
 import re
-import socket
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
 from urllib.parse import urljoin
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from tasks.fetch.netguard import BlockedURL, NetworkPolicy, check_url, guarded
+from tasks.fetch.connections import attempt_deadline, new_session
+from tasks.fetch.netguard import BlockedURL, NetworkPolicy, check_url
 from tasks.fetch.robots import ROBOTS_MAX_BYTES
 from tasks.records import FetchOutcome, Reason, http_reason
 
@@ -59,6 +55,7 @@ class FetchConfig:
     robots: bool = True
     max_crawl_delay: float = 60.0  # longer Crawl-delay: skip the host
     host_max_failures: int = 5
+    proxy: str | None = None  # http(s) proxy URL for every request (a source's ``proxy``)
 
 
 class _Abort(Exception):
@@ -68,67 +65,10 @@ class _Abort(Exception):
         self.detail = detail
 
 
-class _NoRedirectSession(requests.Session):
-    """A session that never resolves redirects itself: even with ``allow_redirects=False``
-    requests reads (and decompresses) a 3xx body to prepare the next hop; we follow hops by hand
-    and never read their bodies."""
-
-    def get_redirect_target(self, resp: requests.Response) -> str | None:
-        return None
-
-
-_deadline = threading.local()  # the current attempt's deadline (time.monotonic()), per thread
-
-
-def _shutdown(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
-
-
-def _with_deadline(base: type[HTTPConnection]) -> type[HTTPConnection]:
-    """A connection class that cuts the socket when the attempt's deadline passes while waiting
-    for the status line and headers (a server dripping headers never trips the read timeout)."""
-
-    class Deadlined(base):  # type: ignore[valid-type,misc]
-        def getresponse(self) -> Any:
-            at = getattr(_deadline, "at", None)
-            timer = None
-            if at is not None and self.sock is not None:
-                timer = threading.Timer(max(0.0, at - time.monotonic()), _shutdown, (self.sock,))
-                timer.daemon = True
-                timer.start()
-            try:
-                return super().getresponse()
-            finally:
-                if timer is not None:
-                    timer.cancel()
-
-    return Deadlined
-
-
-def _adapter(policy: NetworkPolicy) -> HTTPAdapter:
-    """Connections re-checked after connecting (netguard) and bound by the attempt's deadline."""
-    adapter = HTTPAdapter(max_retries=0)
-
-    class Pool(HTTPConnectionPool):
-        ConnectionCls = _with_deadline(guarded(HTTPConnection, policy))
-
-    class TLSPool(HTTPSConnectionPool):
-        ConnectionCls = _with_deadline(guarded(HTTPSConnection, policy))  # type: ignore[assignment]
-
-    adapter.poolmanager.pool_classes_by_scheme = {"http": Pool, "https": TLSPool}
-    return adapter
-
-
 def make_session(config: FetchConfig) -> requests.Session:
-    session = _NoRedirectSession()
-    session.trust_env = False  # no proxies or netrc from the environment
-    adapter = _adapter(config.network_policy)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers["User-Agent"] = config.user_agent
-    session.headers["Accept-Encoding"] = "gzip, deflate"
-    return session
+    """A session for :func:`fetch` (connections guarded and deadline-bound, no redirects followed,
+    nothing from the environment)."""
+    return new_session(config.network_policy, config.user_agent)
 
 
 def _read_body(response: requests.Response, cap: int, deadline: float, truncate: bool) -> bytes:
@@ -229,6 +169,7 @@ def _get(
             stream=True,
             allow_redirects=False,
             headers={"Accept": _accept(kind), **headers},
+            proxies={"http": config.proxy, "https": config.proxy} if config.proxy else None,
         )
         with response:
             if time.monotonic() >= deadline:  # the watchdog cut the headers short
@@ -303,7 +244,7 @@ def _attempt(
     started_at = datetime.now(UTC)
     start = time.monotonic()
     deadline = start + config.total_timeout
-    _deadline.at = deadline
+    attempt_deadline.at = deadline
     try:
         got = _get(session, url, kind, config, deadline, headers, check)
     except (BlockedURL, _Abort) as exc:
@@ -335,7 +276,7 @@ def _attempt(
         )
         return outcome, retry_after_seconds(got.headers.get("Retry-After")), False
     finally:
-        _deadline.at = None
+        attempt_deadline.at = None
     outcome = FetchOutcome(
         url=url,
         kind=kind,

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from tasks.fetch.netguard import CheckedHosts, NetworkPolicy
@@ -18,6 +18,7 @@ from tasks.records import Reason, http_reason
 if TYPE_CHECKING:
     import requests
 
+    from tasks.fetch.fetch import FetchConfig
     from tasks.fetch.robots import Robots
     from tasks.records import FetchOutcome, RobotsRecord
 
@@ -25,6 +26,19 @@ if TYPE_CHECKING:
 HOST_FAILURES = frozenset(
     {Reason.CONN_ERROR, Reason.TIMEOUT, Reason.DNS_ERROR, Reason.TLS_ERROR, http_reason(429)}
 )
+SHARED_POLL = 0.1  # seconds: the least wait before asking again for a host another worker holds
+
+
+class SharedSlots(Protocol):
+    """Turns on hosts shared with the other workers of one database (``flows/hostslots.py``)."""
+
+    def claim(self, key: str, hold: float) -> float:
+        """0.0: the host's turn is ours for at most ``hold`` s; else seconds until it is free."""
+        ...
+
+    def release(self, key: str, pause: float) -> None:
+        """End our turn: the host is free for anyone ``pause`` seconds from now."""
+        ...
 
 
 def host_key(url: str) -> str:
@@ -45,6 +59,7 @@ class HostState:
     robots: Robots | None = None
     crawl_delay: float = 0.0
     session: requests.Session | None = None  # kept alive for the run (connections reused)
+    shared_turn: bool = False  # the holding thread has the host's turn in the shared slots
 
 
 @dataclass
@@ -58,6 +73,7 @@ class HostRegistry:
     """
 
     max_failures: int = 5
+    slots: SharedSlots | None = None  # turns shared with other workers (None: this run only)
     changed: threading.Condition = field(default_factory=threading.Condition)
     _hosts: dict[str, HostState] = field(default_factory=dict)
     _fresh: list[RobotsRecord] = field(default_factory=list)  # fetched this run, to be saved
@@ -80,9 +96,27 @@ class HostRegistry:
             state.busy = True
             return 0.0
 
+    def take_shared_turn(self, key: str, config: FetchConfig) -> float:
+        """While holding the host (:meth:`claim`), take its turn among every worker sharing
+        :attr:`slots`: 0.0 when taken (or nothing is shared), else the seconds to wait before
+        asking again (at most the host's delay: a turn held for a request in flight ends when
+        the request does). :meth:`release` ends a turn taken."""
+        if self.slots is None:
+            return 0.0
+        state = self.host(key)
+        hold = config.total_timeout + (config.max_redirects + 1) * config.connect_timeout
+        wait = self.slots.claim(key, hold + max(config.delay, state.crawl_delay))
+        state.shared_turn = wait == 0.0
+        return min(wait, max(config.delay, state.crawl_delay, SHARED_POLL))
+
     def release(self, key: str, pause: float | None) -> None:
         """Give the host back: its next request no sooner than ``pause`` seconds from now
-        (``None``: no request was sent, the slot stays as it was)."""
+        (``None``: no request was sent, the slot stays as it was); a shared turn ends first, so
+        this run's next claim finds it free."""
+        state = self.host(key)
+        if state.shared_turn and self.slots is not None:
+            state.shared_turn = False
+            self.slots.release(key, pause or 0.0)
         with self.changed:
             state = self._hosts.setdefault(key, HostState())
             state.busy = False

@@ -145,6 +145,10 @@ class _Fetcher:
         back to the queue."""
         pause: float | None = None
         try:
+            if (wait := self.hosts.take_shared_turn(key, self.config)) > 0:  # another worker's
+                self._requeue(key, job)  # turn on the host (shared slots): ask again later
+                pause = wait
+                return None
             outcome, pause = self._held(key, job)
             return outcome
         finally:
