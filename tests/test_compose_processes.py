@@ -508,12 +508,12 @@ def test_flow_run_killed_alone_is_crashed_and_closed_by_the_next_run(stack: Stac
         killed = trigger(client, deployment["id"])
         os.kill(running_pid(stack, source, killed), signal.SIGKILL)
 
-        assert wait_finished(stack, client, [killed], 60)[killed]["type"] == "CRASHED"
+        assert wait_finished(stack, client, [killed], 120)[killed]["type"] == "CRASHED"
         assert stored_ids(db, stack.urls[source]) == {}, "the killed batch left nothing behind"
 
         stack.gates[source].set()
         after = trigger(client, deployment["id"])
-        assert wait_finished(stack, client, [after], 90)[after]["type"] == "COMPLETED"
+        assert wait_finished(stack, client, [after], 180)[after]["type"] == "COMPLETED"
 
     stack.mark("flow run killed alone: Crashed, the next run completed")
     rows = runs_of(db, source)
@@ -558,7 +558,7 @@ def test_worker_killed_with_its_run_is_crashed_by_the_automation_and_closed_by_t
 
         stack.gates[source].set()
         after = trigger(client, deployment["id"])  # not cancelled: the slot was freed
-        assert wait_finished(stack, client, [after], 120)[after]["type"] == "COMPLETED"
+        assert wait_finished(stack, client, [after], 180)[after]["type"] == "COMPLETED"
     stack.mark("worker killed with its run: Crashed by the automation, the next run closed it")
 
     rows = runs_of(db, source)

@@ -528,7 +528,8 @@ def test_n5_persistent_5xx_trips_the_breaker_other_host_unaffected(server: Loopb
     for index in range(3):
         server.routes[f"/ok{index}"] = Route(HTML)
     hosts = HostRegistry(3)
-    config = _config(retries=1, host_max_failures=3)
+    # Generous timeouts: on a loaded machine a 0.5 s read timeout turns a 500 into a timeout.
+    config = _config(retries=1, host_max_failures=3, connect_timeout=5.0, read_timeout=5.0)
     failing = [server.url(f"/e{index}") for index in range(6)]
     healthy = [_alias(server, f"/ok{index}") for index in range(3)]
     results = fetch_pages(failing + healthy, config, hosts=hosts)

@@ -138,10 +138,11 @@ def _config() -> FetchConfig:
     )
 
 
-def worker(db_url: str | None, urls: list[str], start: Any, done: Any) -> None:
+def worker(db_url: str | None, urls: list[str], ready: Any, start: Any, done: Any) -> None:
     """One worker process: fetch ``urls`` politely, with the database's shared slots (or none)."""
     slots = DatabaseSlots(db_url) if db_url else None
-    start.wait(30)
+    ready.put(True)  # imported: a loaded machine may take seconds to spawn a process
+    start.wait(120)
     began = time.monotonic()  # CLOCK_MONOTONIC: one clock for every process of the machine
     outcomes = fetch_pages(urls, _config(), hosts=HostRegistry(slots=slots))
     done.put((began, [o.reason for o in outcomes]))
@@ -175,13 +176,15 @@ def _two_workers(server: LoopbackServer, db_url: str | None) -> Arrivals:
         for url in paths:
             route(url.removeprefix(server.base))
     context = multiprocessing.get_context("spawn")
-    start, done = context.Event(), context.Queue()
+    ready, start, done = context.Queue(), context.Event(), context.Queue()
     processes = [
-        context.Process(target=worker, args=(db_url, paths, start, done)) for paths in urls.values()
+        context.Process(target=worker, args=(db_url, paths, ready, start, done))
+        for paths in urls.values()
     ]
     for process in processes:
         process.start()
-    time.sleep(3.0)  # both processes have imported and wait at the start line
+    for _ in processes:  # both processes have imported and wait at the start line
+        ready.get(timeout=120)
     start.set()
     results = [done.get(timeout=60) for _ in processes]
     for process in processes:
