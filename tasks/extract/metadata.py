@@ -15,6 +15,11 @@ _DATE_ONLY = re.compile(r"^[\d./\- ]{6,12}$")
 _AUTHOR_SPLIT = re.compile(r"\s*(?:;|\||/| and | und | og | och | & |,\s*(?=[A-ZÀ-ÖØ-Þ]))\s*")
 _BYLINE = re.compile(r"^(?:by|von|par|por|door|di|de|autor(?:in)?|author|text)\b[:\s]*", re.I)
 _EMAIL = re.compile(r"\S+@\S+\.\w+")
+# A one-word label before "von"/"by" ("Capital Von Jemima Kelly": the magazine, then the name);
+# not a particle inside a name ("Ursula von der Leyen" has no second word after "von").
+_LABEL_BY = re.compile(
+    r"^\S+\s+(?:von|by|par|por)\s+(?!(?:der|den|dem|des|zu|la|le|de)\b)(?=\S+\s+\S)", re.I
+)
 _NOT_A_PERSON = re.compile(
     r"^(?:staff(?: writer| reporter)?|red|redaktion|editorial|newsroom|admin|editor|agenturen?"
     r"|journalist|reporter|correspondent|photographer|redakteur(?:in)?|korrespondent(?:in)?)$"
@@ -46,6 +51,15 @@ _META_TIME = {
         r"[\"'][^>]*?content=[\"'])([^\"']{10,40})"
     ),
 }
+# Where a match of _META_TIME can start: its key names, found first (a scan for literal words
+# is several times faster than trying the whole pattern at every position of a 300 KB page).
+_TIME_KEYS = {
+    kind: re.compile("|".join(re.escape(k) for k in keys))
+    for kind, keys in {
+        "published": ("datePublished", "article:published_time", "pubdate"),
+        "modified": ("dateModified", "article:modified_time", "og:updated_time"),
+    }.items()
+}
 _CLOCK = re.compile(r"\d[T ]\d\d:\d\d")  # a timestamp with a time of day, not just a date
 LANGUAGE_CONFIDENCE = 0.9  # py3langid's normalized probability needed to overrule the page
 # pycld2 is sure when it calls its answer reliable and gives the top language at least this share of
@@ -68,6 +82,12 @@ def _site_names(site_name: str | None, url: str) -> set[str]:
     labels = [label for label in host.split(".")[:-1] if len(label) >= 2]
     names = {_plain(label) for label in labels} | {_plain(host)}
     return {name for name in names | {_plain(site_name or "")} if len(name) >= 2}
+
+
+def site_words(site_name: str | None, url: str) -> set[str]:
+    """The site's names (:func:`_site_names`) and each word of its ``og:site_name``."""
+    words = {_plain(word) for word in (site_name or "").split()}
+    return {w for w in _site_names(site_name, url) | words if len(w) >= 2}
 
 
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
@@ -113,7 +133,8 @@ def split_authors(raw: str | None, site_name: str | None = None, url: str = "") 
     sites = _site_names(site_name, url) if url else {_plain(site_name or "")} - {""}
     names: list[str] = []
     for part in _AUTHOR_SPLIT.split(_EMAIL.sub("", raw)):
-        name = _AGENCY_TAIL.sub(r"\1", _NAME_TAIL.sub("", _BYLINE.sub("", part.strip())))
+        name = _LABEL_BY.sub("", _BYLINE.sub("", part.strip()))
+        name = _AGENCY_TAIL.sub(r"\1", _NAME_TAIL.sub("", name))
         name = name.strip(" ,.;:-()")
         folded = {_plain(n) for n in names}  # "Sophie-Foster" repeats "Sophie Foster"
         if (
@@ -147,8 +168,15 @@ def _local_day(value: str) -> date | None:
 
 def page_time(html: str, kind: str) -> str | None:
     """The first ``kind`` ("published" or "modified") timestamp in the page's JSON-LD or meta."""
-    match = _META_TIME[kind].search(html)
-    return match.group(1) if match else None
+    pattern = _META_TIME[kind]
+    for key in _TIME_KEYS[kind].finditer(html):
+        start = key.start()
+        # the JSON form's match starts at the quote before the key
+        for at in (start - 1, start) if start and html[start - 1] == '"' else (start,):
+            match = pattern.match(html, at)
+            if match:
+                return match.group(1)
+    return None
 
 
 def url_date(url: str) -> datetime | None:
