@@ -175,7 +175,34 @@ def test_choose_authors_keeps_one_word_names_when_the_site_is_not_named() -> Non
         ("Capital Von Jemima Kelly", ("Jemima Kelly",)),
         ("Ursula von der Leyen", ("Ursula von der Leyen",)),
         ("Otto von Bismarck", ("Otto von Bismarck",)),
+        ("Perry Bacon Jr.", ("Perry Bacon Jr.",)),
+        ("Jane Roe.", ("Jane Roe",)),
+        ("No Author", ()),
     ],
 )
-def test_split_authors_drops_a_label_before_von(raw: str, names: tuple[str, ...]) -> None:
+def test_split_authors_drops_labels_keeps_abbreviations(raw: str, names: tuple[str, ...]) -> None:
     assert split_authors(raw) == names
+
+
+def test_page_title_drops_the_sites_name_before_a_bar() -> None:
+    title = "NEWS WEB EASY|子どもへの体罰を禁止する法律ができる"
+    got = page_title(StructuredData(), title, PageHead(), "NEWS WEB EASY", URL)
+    assert got == "子どもへの体罰を禁止する法律ができる"
+
+
+def test_page_title_keeps_a_prefix_that_is_not_the_site() -> None:
+    title = "Vierschanzentournee | Skisprung-Zoff ums Material"
+    assert page_title(StructuredData(), title, PageHead(), "Tageblatt", URL) == title
+
+
+def test_page_title_keeps_the_site_prefix_when_prefix_is_skipped() -> None:
+    title = "NEWS WEB EASY|子どもへの体罰を禁止する法律ができる"
+    skip = frozenset({"prefix"})
+    assert page_title(StructuredData(), title, PageHead(), "NEWS WEB EASY", URL, skip) == title
+
+
+def test_choose_authors_keeps_the_label_before_von_when_label_is_skipped() -> None:
+    skip = frozenset({"label"})
+    assert choose_authors(
+        StructuredData(), "Capital Von Jemima Kelly", (), None, URL, None, skip
+    ) == ("Capital Von Jemima Kelly",)

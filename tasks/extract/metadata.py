@@ -24,7 +24,8 @@ _NOT_A_PERSON = re.compile(
     r"^(?:staff(?: writer| reporter)?|red|redaktion|editorial|newsroom|admin|editor|agenturen?"
     r"|journalist|reporter|correspondent|photographer|redakteur(?:in)?|korrespondent(?:in)?)$"
     r"|\b(?:gmbh|inc|ltd|llc|verlag|ag|s\.a\.)\.?$|\bcondé nast\b|https?\b|^www\b|admin$"
-    r"|\b(?:staff|wire services?|editor-at-large)\b|^[\W\d_]+$",
+    r"|\b(?:staff|wire services?|editor-at-large)\b|^[\W\d_]+$"
+    r"|^(?:no author|unknown|anonymous|anonym|none|null)$",
     re.IGNORECASE,
 )
 # What trails a name in a byline: initials in brackets ("Elena Oberholzer (obe)"), a role
@@ -37,6 +38,8 @@ _NAME_TAIL = re.compile(
 _AGENCY_TAIL = re.compile(
     r"^(\S+(?:\s+\S+)+?)[\s,]+(?:associated press|reuters|afp|dpa)$", re.IGNORECASE
 )  # at least two words before it: "The Associated Press" is the agency itself
+# "Perry Bacon Jr." keeps its full stop (an abbreviation, not the end of a sentence)
+_SUFFIX_DOT = re.compile(r"\s(?:jr|sr)\.$", re.IGNORECASE)
 MAX_NAME_WORDS = 5  # a longer "name" is a description ("professor of ... at ...")
 _URL_DATE = re.compile(
     r"/((?:19|20)\d\d)[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:/|$|[-_])"
@@ -118,14 +121,22 @@ def clean_title(title: str | None, site_name: str | None, url: str) -> str | Non
     return title
 
 
+def names_site(segment: str, site_name: str | None, url: str) -> bool:
+    """Whether a title segment names the site (see :func:`clean_title`)."""
+    return _is_site(segment, _site_names(site_name, url))
+
+
 def is_site_name(name: str, site_name: str | None, url: str) -> bool:
     """Whether an author name is the site's own (its ``og:site_name`` or host name)."""
     return _plain(name) in _site_names(site_name, url)
 
 
-def split_authors(raw: str | None, site_name: str | None = None, url: str = "") -> tuple[str, ...]:
+def split_authors(
+    raw: str | None, site_name: str | None = None, url: str = "", labels: bool = True
+) -> tuple[str, ...]:
     """Names from an author string: split, "By"/"Von", e-mail addresses, bracketed initials, role
-    words and agency suffixes stripped, desk labels ("Staff"), roles, companies, web addresses
+    words and agency suffixes stripped (with ``labels``, also a one-word label before "von":
+    "Capital Von Jemima Kelly"), desk labels ("Staff"), roles, companies, web addresses
     and descriptions dropped, repeats (also as URL slugs) removed, and the site's own name
     dropped when the byline also names people."""
     if not raw:
@@ -133,9 +144,11 @@ def split_authors(raw: str | None, site_name: str | None = None, url: str = "") 
     sites = _site_names(site_name, url) if url else {_plain(site_name or "")} - {""}
     names: list[str] = []
     for part in _AUTHOR_SPLIT.split(_EMAIL.sub("", raw)):
-        name = _LABEL_BY.sub("", _BYLINE.sub("", part.strip()))
+        name = _BYLINE.sub("", part.strip())
+        name = _LABEL_BY.sub("", name) if labels else name
         name = _AGENCY_TAIL.sub(r"\1", _NAME_TAIL.sub("", name))
-        name = name.strip(" ,.;:-()")
+        name = name.strip(" ,;:-()")
+        name = name if _SUFFIX_DOT.search(name) else name.strip(" ,.;:-()")
         folded = {_plain(n) for n in names}  # "Sophie-Foster" repeats "Sophie Foster"
         if (
             len(name) >= 2

@@ -23,11 +23,13 @@ from tasks.extract.titles import choose_title
 
 # affix: a title that is another headline of the page plus a label loses the label;
 # headline: the JSON-LD headline before trafilatura's title (og:title, <title>);
+# prefix: the site's name before a bar goes too ("NEWS WEB EASY|...", "Tageblatt.lu | ...");
 # byline: the page's byline elements name the authors when its metadata names only the site;
 # bodyline: ... else a byline paragraph at the body's start or end names them;
 # places: an author tag that names the site ("hessenschau.de, Frankfurt, Germany") names no
 # one-word people beside it (they are its places).
-META_RULES = ("affix", "headline", "byline", "bodyline", "places")
+# label: a one-word label before "von"/"by" goes ("Capital Von Jemima Kelly").
+META_RULES = ("affix", "headline", "prefix", "label", "byline", "bodyline", "places")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +106,8 @@ def page_title(
     names = (structured.publisher,) if structured.publisher else ()
     headline = None if "headline" in skip else structured.headline
     title = headline or meta_title or head.og_title or head.html_title or structured.headline
-    return choose_title(title, tuple(o for o in others if o), site, url, names)
+    prefix = "prefix" not in skip
+    return choose_title(title, tuple(o for o in others if o), site, url, names, prefix)
 
 
 def choose_authors(
@@ -123,12 +126,13 @@ def choose_authors(
     ``byline``), else a byline paragraph of the ``body`` (rule ``bodyline``); the JSON-LD's
     organization authors when still no one but the site is named; the publisher's own name
     dropped when people are named."""
-    people = split_authors("; ".join(structured.people), site, url)
+    labels = "label" not in skip
+    people = split_authors("; ".join(structured.people), site, url, labels)
     places = "places" not in skip and any(_names_site(t, site, url) for t in meta_authors)
     if not people:
-        people = _people(split_authors(meta_author, site, url), places)
+        people = _people(split_authors(meta_author, site, url, labels), places)
     if not people:  # trafilatura drops names without a space ("신현주 기자", "李小龙")
-        people = _people(split_authors("; ".join(meta_authors), site, url), places)
+        people = _people(split_authors("; ".join(meta_authors), site, url, labels), places)
     if _only_site(people, structured, site, url) and "byline" not in skip and tree is not None:
         people = byline_names(tree, site, url) or people
     if _only_site(people, structured, site, url) and "bodyline" not in skip:

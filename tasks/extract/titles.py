@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 
-from tasks.extract.metadata import clean_title
+from tasks.extract.metadata import clean_title, names_site
 
 # A separator between title parts: " | ", " - ", " :: ", fullwidth ones, and the Korean "ㅣ"
 # (a Hangul letter used as a bar: "...-정치ㅣ한국일보").
 _SEPARATOR = re.compile(r"\s+[|\-–—·:/*]{1,2}\s+|\s*[｜：ㅣ]\s*|-(?=[^\s-]+ㅣ)")
 LABEL_WORDS = 3  # a part this short beside another headline is a label; a longer one a kicker
+_BAR = re.compile(r"\s*[|｜]\s*")  # a site name before it is a prefix ("NEWS WEB EASY|...")
+PREFIX_WORDS = 4  # a longer part before the bar is not a site name
 _BY = re.compile(r"\s+[|\-–—·*]\s+by\s+[^|\-–—·*]+$", re.IGNORECASE)  # "... | by Jane Doe"
 
 
@@ -24,9 +26,15 @@ def _norm(text: str | None) -> str:
     return " ".join((text or "").split()).casefold()
 
 
-def _site(title: str, site: str | None, url: str, names: tuple[str, ...]) -> str:
+def _site(
+    title: str, site: str | None, url: str, names: tuple[str, ...], prefix: bool = True
+) -> str:
     for name in (site, *names):
         title = clean_title(title, name, url) or title
+        bar = _BAR.search(title) if prefix else None
+        head = title[: bar.start()] if bar else ""
+        if bar and head and len(head.split()) <= PREFIX_WORDS and names_site(head, name, url):
+            title = title[bar.end() :].strip() or title
     return title
 
 
@@ -54,11 +62,12 @@ def choose_title(
     site: str | None,
     url: str,
     names: tuple[str, ...] = (),
+    prefix: bool = True,
 ) -> str | None:
     """The headline: ``title`` (the JSON-LD ``headline``, else trafilatura's title) without a
     trailing "by Author" and the site's name (``site``, ``names``: the publisher's), then without
     a label when the rest is one of the page's ``others`` headlines."""
     if not title:
         return None
-    title = _site(_BY.sub("", " ".join(title.split())), site, url, names)
+    title = _site(_BY.sub("", " ".join(title.split())), site, url, names, prefix)
     return strip_affix(title, others, site, url) if others else title
