@@ -114,10 +114,10 @@ def _headlines(ours: NewsflowMeta, key: str) -> dict[str, str]:
         "og:title": head.og_title,
         "twitter:title": head.twitter_title,
         "<title>": head.html_title,
-        "<h1>": head.h1,
+        "<h1>": next((" ".join(h.text_content().split()) for h in parsed.tree.iter("h1")), None),
         "JSON-LD headline": parsed.structured.headline,
     }
-    cleaned = {name: choose_title(text, (), site, url) for name, text in found.items() if text}
+    cleaned = {name: choose_title(text, site, url) for name, text in found.items() if text}
     kept = parsed.kept
     return {n: (kept.restore(t) if kept else t) or "" for n, t in cleaned.items() if t}
 

@@ -1,4 +1,4 @@
-"""Titles and authors chosen among the page's JSON-LD, <h1>, meta tags and trafilatura's
+"""Titles and authors chosen among the page's JSON-LD, head, byline elements and trafilatura's
 fields."""
 
 from __future__ import annotations
@@ -19,34 +19,16 @@ def test_page_title_prefers_the_jsonld_headline() -> None:
     assert title == "Council approves budget"
 
 
-@pytest.mark.parametrize(
-    "title",
-    [
-        "Vierschanzentournee | Skisprung-Zoff ums Material",
-        "Skisprung-Zoff ums Material - National",
-    ],
-)
-def test_page_title_takes_the_h1_beside_a_label(title: str) -> None:
-    h1 = "Skisprung-Zoff ums Material"
-    assert page_title(StructuredData(), title, PageHead(h1=h1), None, URL) == h1
-
-
-def test_page_title_drops_a_section_label_another_headline_lacks() -> None:
+def test_page_title_keeps_a_label_another_headline_lacks() -> None:
     structured = StructuredData(headline="Thioune fordert Geduld mit Niemiec | Sport")
     head = PageHead(og_title="Thioune fordert Geduld mit Niemiec")
-    assert page_title(structured, None, head, None, URL) == "Thioune fordert Geduld mit Niemiec"
-
-
-def test_page_title_keeps_the_label_when_affix_is_skipped() -> None:
-    structured = StructuredData(headline="Thioune fordert Geduld mit Niemiec | Sport")
-    head = PageHead(og_title="Thioune fordert Geduld mit Niemiec")
-    title = page_title(structured, None, head, None, URL, frozenset({"affix"}))
+    title = page_title(structured, None, head, None, URL)
     assert title == "Thioune fordert Geduld mit Niemiec | Sport"
 
 
 def test_page_title_keeps_a_kicker_longer_than_a_label() -> None:
     title = "Rückbau von Atomkraftwerk: Kühltürme von AKW Gundremmingen gesprengt"
-    head = PageHead(h1="Kühltürme von AKW Gundremmingen gesprengt")
+    head = PageHead(og_title="Kühltürme von AKW Gundremmingen gesprengt")
     assert page_title(StructuredData(), title, head, None, URL) == title
 
 
@@ -69,19 +51,18 @@ def test_page_title_falls_back_to_the_pages_og_title() -> None:
     assert page_title(StructuredData(), None, head, None, URL) == "Council approves budget"
 
 
-def test_read_head_reads_titles_h1_and_author_tags_in_one_walk() -> None:
+def test_read_head_reads_titles_and_author_tags_in_one_walk() -> None:
     tree = lxml.html.fromstring(
         "<html><head><title>Budget | Example</title>"
         '<meta property="og:title" content="Budget  passes">'
         '<meta name="twitter:title" content="Budget!">'
         '<meta name="author" content="Jane Doe"><meta name="author" content="신현주 기자">'
-        "</head><body><h1> </h1><h1>The budget\n passes</h1><h1>Other</h1></body></html>"
+        "</head><body><h1>The budget passes</h1><title>Not the head's</title></body></html>"
     )
     assert read_head(tree) == PageHead(
         og_title="Budget passes",
         twitter_title="Budget!",
         html_title="Budget | Example",
-        h1="The budget passes",
         author_tags=("Jane Doe", "신현주 기자"),
     )
 
