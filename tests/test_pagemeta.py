@@ -98,6 +98,7 @@ def test_choose_authors_drops_the_publisher_when_people_are_named() -> None:
         ("Elena Oberholzer (obe); Oliver Maksan (oma)", ("Elena Oberholzer", "Oliver Maksan")),
         ("Mathias Hagen; Journalist; Anders Hagen", ("Mathias Hagen", "Anders Hagen")),
         ("ERIC TUCKER Associated Press", ("ERIC TUCKER",)),
+        ("Le Figaro et AFP", ("Le Figaro",)),
         ("Tom Gillespie News reporter", ("Tom Gillespie",)),
         ("The Associated Press", ("The Associated Press",)),
         ("JERUSALEM POST STAFF NOVEMBER; Jane Doe", ("Jane Doe",)),

@@ -36,8 +36,10 @@ _NAME_TAIL = re.compile(
     re.IGNORECASE,
 )
 _AGENCY_TAIL = re.compile(
-    r"^(\S+(?:\s+\S+)+?)[\s,]+(?:associated press|reuters|afp|dpa)$", re.IGNORECASE
-)  # at least two words before it: "The Associated Press" is the agency itself
+    r"^(\S+(?:\s+\S+)+?)[\s,]+(?:(?:et|and|und|mit|with|y|e)\s+)?"
+    r"(?:associated press|reuters|afp|dpa)$",
+    re.IGNORECASE,
+)  # at least two words before it: "The Associated Press" is the agency itself; "and" goes too
 # "Perry Bacon Jr." keeps its full stop (an abbreviation, not the end of a sentence)
 _SUFFIX_DOT = re.compile(r"\s(?:jr|sr)\.$", re.IGNORECASE)
 MAX_NAME_WORDS = 5  # a longer "name" is a description ("professor of ... at ...")
