@@ -1,4 +1,4 @@
-"""Extraction quality: newsflow's extract_page against plain trafilatura, on the corpus.
+"""Extraction quality: newsflow's extraction against plain trafilatura, on the corpus.
 
 Usage: .venv/bin/python bench/extraction.py [--limit N] [--worst K] [--misses] [--quick]
                                             [--favor-precision] [--skip-body] [--skip-meta]
@@ -6,7 +6,9 @@ Usage: .venv/bin/python bench/extraction.py [--limit N] [--worst K] [--misses] [
 Body: corpus/extraction-dev (ScrapingHub article-extraction-benchmark layout) scored with that
 benchmark's 4-token shingle metric, against trafilatura favor_precision and defaults, with the
 generalisation protocol of bench/generalize.py (rule ablation, leave-one-publisher-out, per-page
-wins and losses, the worst pages). Metadata: corpus/fundus (title, publish day, authors).
+wins and losses, the worst pages). Metadata: corpus/fundus (title, publish day, authors), with
+the same protocol for the metadata rules (bench/metaprotocol.py) and a check on corpus/web/pages.
+`--quick`: the score rows only.
 """
 
 from __future__ import annotations
