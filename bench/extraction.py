@@ -1,4 +1,4 @@
-"""Extraction quality: newsflow's extract_page against plain trafilatura, on the corpus.
+"""Extraction quality: newsflow's extraction against plain trafilatura, on the corpus.
 
 Usage: .venv/bin/python bench/extraction.py [--limit N] [--worst K] [--misses] [--quick]
                                             [--favor-precision] [--skip-body] [--skip-meta]
@@ -6,7 +6,9 @@ Usage: .venv/bin/python bench/extraction.py [--limit N] [--worst K] [--misses] [
 Body: corpus/extraction-dev (ScrapingHub article-extraction-benchmark layout) scored with that
 benchmark's 4-token shingle metric, against trafilatura favor_precision and defaults, with the
 generalisation protocol of bench/generalize.py (rule ablation, leave-one-publisher-out, per-page
-wins and losses, the worst pages). Metadata: corpus/fundus (title, publish day, authors).
+wins and losses, the worst pages). Metadata: corpus/fundus (title, publish day, authors), with
+the same protocol for the metadata rules (bench/metaprotocol.py) and a check on corpus/web/pages.
+`--quick`: the score rows only.
 """
 
 from __future__ import annotations
@@ -25,16 +27,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import metaprotocol  # noqa: E402
 from bench.generalize import report  # noqa: E402
 from tasks.extract.body import RULES  # noqa: E402
 from tasks.extract.extract import (  # noqa: E402
     PageInput,
     ParsedPage,
     _trafilatura,
-    extract_page,
     page_body,
     parse_page,
+    unshielded,
 )
+from tasks.extract.metadata import dates  # noqa: E402
 from tasks.records import ExtractOptions  # noqa: E402
 from tests.extraction_metric import (  # noqa: E402
     Score,
@@ -61,19 +65,27 @@ class Meta:
     authors: tuple[str, ...]
 
 
-def newsflow_meta(url: str, html: bytes) -> Meta:
-    article = extract_page(PageInput(url, html)).article
-    if article is None:
-        return Meta(None, None, ())
-    day = article.published_at.date() if article.published_at else None
-    return Meta(article.title, day, article.authors)
+class NewsflowMetaRun:
+    """newsflow's metadata of the fundus pages (parsed once, see bench/metaprotocol.py)."""
+
+    def __init__(self, pages: list[tuple[str, str, bytes, dict[str, Any]]]) -> None:
+        self.meta = metaprotocol.NewsflowMeta(pages)
+
+    def __call__(self, key: str, url: str, html: bytes) -> Meta:
+        parsed = self.meta.parsed[key]
+        if parsed is None:
+            return Meta(None, None, ())
+        title, authors = self.meta.meta(key)
+        plain = unshielded(parsed)
+        published = dates(plain.data.get("date"), plain.html, url)[0]
+        return Meta(title, published.date() if published else None, authors)
 
 
 def trafilatura_body(url: str, html: bytes, **options: bool) -> str:
     return str(_trafilatura().extract(html, url=url, **options) or "")
 
 
-def trafilatura_meta(url: str, html: bytes) -> Meta:
+def trafilatura_meta(key: str, url: str, html: bytes) -> Meta:
     doc = _trafilatura().bare_extraction(html, url=url, with_metadata=True)
     if doc is None:
         return Meta(None, None, ())
@@ -86,10 +98,6 @@ def trafilatura_meta(url: str, html: bytes) -> Meta:
     return Meta(data.get("title"), day, authors)
 
 
-META: dict[str, Callable[[str, bytes], Meta]] = {
-    "newsflow": newsflow_meta,
-    "trafilatura": trafilatura_meta,
-}
 TRAFILATURA = {"favor_precision": {"favor_precision": True}, "trafilatura defaults": {}}
 Page = tuple[str, str, bytes, str]
 
@@ -125,13 +133,14 @@ def run_trafilatura(pages: list[Page], options: dict[str, bool]) -> tuple[dict[s
     return scores, len(pages) / (time.perf_counter() - start)
 
 
-def run_meta(name: str, pages: list[tuple[str, str, bytes, dict[str, Any]]]) -> dict[str, Any]:
-    extract = META[name]
+def run_meta(
+    extract: Callable[[str, str, bytes], Meta], pages: list[tuple[str, str, bytes, dict[str, Any]]]
+) -> dict[str, Any]:
     titles, days, authors = [], [], []
     misses: list[str] = []
     start = time.perf_counter()
     for key, url, html, want in pages:
-        got = extract(url, html)
+        got = extract(key, url, html)
         if want.get("title"):
             titles.append(same_title(want["title"], got.title))
             if not titles[-1]:
@@ -198,7 +207,11 @@ def main() -> None:
     meta_met = False
     if not args.skip_meta:
         metas = meta_pages(corpus)[: args.limit]
-        meta = {name: run_meta(name, metas) for name in META}
+        start = time.perf_counter()
+        newsflow = NewsflowMetaRun(metas)
+        meta = {"newsflow": run_meta(newsflow, metas)}
+        meta["newsflow"]["pps"] = len(metas) / (time.perf_counter() - start)
+        meta["trafilatura"] = run_meta(trafilatura_meta, metas)
         n_title, n_date, n_authors = meta["newsflow"]["counts"]
         print(f"\nmetadata: {len(metas)} fundus pages ({n_title} titles, {n_date} dates, "
               f"{n_authors} with authors)")  # fmt: skip
@@ -209,6 +222,12 @@ def main() -> None:
         for row in meta["newsflow"]["misses"] if args.misses else []:
             print(f"  miss {row}")
         ours = meta["newsflow"]
+        if not args.quick:
+            full = newsflow.meta.scores(frozenset(), [key for key, *_ in metas])
+            lopo = metaprotocol.report(newsflow.meta, full)
+            metaprotocol.web_report(metaprotocol.web_pages(corpus)[: args.limit])
+            print(f"titles {ours['title']:.3f} (LOPO {lopo['title']:.3f}), authors "
+                  f"{ours['authors']:.3f} (LOPO {lopo['authors']:.3f})")  # fmt: skip
         meta_met = all(ours[field] >= goal for field, goal in GOAL_META.items())
         print(f"metadata goals {GOAL_META}: {'met' if meta_met else 'missed'}")
     if bodies and not args.skip_meta and not args.quick:

@@ -15,16 +15,18 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from tests.extraction_metric import Score, corpus_prf, page_f1, precision, recall
 
 EPS = 1e-9
-Texts = Callable[[frozenset[str], Sequence[str]], dict[str, Score]]  # skip set, page ids -> scores
+Texts = Callable[[frozenset[str], Sequence[str]], dict[str, Any]]  # skip set, page ids -> scores
 
 
 def publisher(key: str) -> str:
-    """The publisher of a dev page id (``de_Bild_2023_05_15`` -> ``de_Bild``)."""
-    return "_".join(key.split("_")[:-3]) or key
+    """The publisher of a dev page id (``de_Bild_2023_05_15`` -> ``de_Bild``) or of a fundus
+    page id (``de/Bild_2023_05_15.html.gz`` -> ``de/Bild``)."""
+    return "_".join(key.removesuffix(".html.gz").split("_")[:-3]) or key
 
 
 @dataclass(frozen=True)
@@ -39,35 +41,45 @@ class RuleVerdict:
         return len(self.helps - {held_out}) > len(self.hurts - {held_out})
 
 
-def _by_publisher(scores: Mapping[str, Score]) -> dict[str, float]:
+def _by_publisher(
+    scores: Mapping[str, Any], value: Callable[[Any], float] = page_f1
+) -> dict[str, float]:
     groups: dict[str, list[float]] = defaultdict(list)
     for key, score in scores.items():
-        groups[publisher(key)].append(page_f1(score))
+        groups[publisher(key)].append(value(score))
     return {name: sum(values) / len(values) for name, values in groups.items()}
 
 
+def _body_f1(scores: Mapping[str, Score]) -> float:
+    return corpus_prf(scores.values())[2]
+
+
 def verdicts(
-    full: Mapping[str, Score], ablated: Mapping[str, Mapping[str, Score]]
+    full: Mapping[str, Any],
+    ablated: Mapping[str, Mapping[str, Any]],
+    value: Callable[[Any], float] = page_f1,
+    overall: Callable[[Mapping[str, Any]], float] = _body_f1,
 ) -> list[RuleVerdict]:
-    """One verdict per rule from the full run's scores and the run without each rule."""
-    base = _by_publisher(full)
+    """One verdict per rule from the full run's scores and the run without each rule (``value``:
+    a page's score as a number, ``overall``: the corpus figure of a run)."""
+    base = _by_publisher(full, value)
     out = []
     for rule, scores in ablated.items():
-        without = _by_publisher(scores)
+        without = _by_publisher(scores, value)
         helps = frozenset(p for p in base if base[p] > without[p] + EPS)
         hurts = frozenset(p for p in base if base[p] < without[p] - EPS)
-        out.append(RuleVerdict(rule, helps, hurts, corpus_prf(scores.values())[2]))
+        out.append(RuleVerdict(rule, helps, hurts, overall(scores)))
     return out
 
 
 def leave_one_publisher_out(
-    full: Mapping[str, Score], rules: Sequence[RuleVerdict], texts: Texts
-) -> dict[str, Score]:
+    full: Mapping[str, Any], rules: Sequence[RuleVerdict], texts: Texts
+) -> dict[str, Any]:
     """Every page scored with the rules kept when its publisher was held out."""
     pages: dict[str, list[str]] = defaultdict(list)
     for key in full:
         pages[publisher(key)].append(key)
-    out: dict[str, Score] = {}
+    out: dict[str, Any] = {}
     for name, keys in pages.items():
         skip = frozenset(v.rule for v in rules if not v.kept(name))
         out.update({k: full[k] for k in keys} if not skip else texts(skip, keys))
@@ -97,6 +109,17 @@ def diagnosis(
     return line + (f"; without {rule!r} +{gain:.3f}" if gain > EPS else "; no rule to blame")
 
 
+def print_verdicts(rules: Sequence[RuleVerdict], publishers: int, without: str) -> None:
+    """The table of rule verdicts (``without``: the header of the figure without the rule)."""
+    print(f"\nrules: off in turn; publishers helped / hurt ({publishers} publishers)")
+    print(f"{'rule':<10} {'helps':>5} {'hurts':>5} {without:>10}  verdict")
+    for v in rules:
+        verdict = "kept" if v.kept() else "DROP (helps no more publishers than it hurts)"
+        if not v.helps and not v.hurts:
+            verdict = "neutral (changes no publisher's score here)"
+        print(f"{v.rule:<10} {len(v.helps):5d} {len(v.hurts):5d} {v.f1_without:10.4f}  {verdict}")
+
+
 def report(
     full: Mapping[str, Score],
     ablated: Mapping[str, Mapping[str, Score]],
@@ -106,13 +129,7 @@ def report(
 ) -> dict[str, float]:
     """Print the protocol's tables; returns the figures the goal lines check."""
     rules = verdicts(full, ablated)
-    print(f"\nrules: off in turn; publishers helped / hurt ({len(_by_publisher(full))} publishers)")
-    print(f"{'rule':<10} {'helps':>5} {'hurts':>5} {'F1 without':>10}  verdict")
-    for v in rules:
-        verdict = "kept" if v.kept() else "DROP (helps no more publishers than it hurts)"
-        if not v.helps and not v.hurts:
-            verdict = "neutral (changes no publisher's score here)"
-        print(f"{v.rule:<10} {len(v.helps):5d} {len(v.hurts):5d} {v.f1_without:10.4f}  {verdict}")
+    print_verdicts(rules, len(_by_publisher(full)), "F1 without")
     lopo = leave_one_publisher_out(full, rules, texts)
     lopo_f1 = corpus_prf(lopo.values())[2]
     print(f"\nleave-one-publisher-out F1 {lopo_f1:.4f}")

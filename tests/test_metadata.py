@@ -6,7 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tasks.extract.metadata import clean_title, dates, detect_language, split_authors, url_date
+from tasks.extract.metadata import (
+    clean_title,
+    dates,
+    detect_language,
+    page_time,
+    split_authors,
+    url_date,
+)
 
 URL = "https://www.golem.de/news/lte-patent-2404-1.html"
 GERMAN = (
@@ -101,3 +108,18 @@ def test_detect_language_prefers_confident_detection_over_declared() -> None:
 
 def test_detect_language_falls_back_to_declared_on_empty_text() -> None:
     assert detect_language("  ", "fr") == "fr"
+
+
+@pytest.mark.parametrize(
+    ("html", "want"),
+    [
+        ('{"@type": "NewsArticle", "datePublished": "2024-04-25T19:30:04"}', "2024-04-25T19:30:04"),
+        ('<meta itemprop="datePublished" content="2024-04-25">', "2024-04-25"),
+        ('<meta property="article:published_time" content="2024-04-25T10:00">', "2024-04-25T10:00"),
+        ('"datePublished" word; <meta name="pubdate" content="2023-01-02">', "2023-01-02"),
+        ('<meta name="datePublished-x" content="2024-04-25">', None),
+        ("no time here", None),
+    ],
+)  # fmt: skip
+def test_page_time_finds_the_first_published_stamp(html: str, want: str | None) -> None:
+    assert page_time(html, "published") == want

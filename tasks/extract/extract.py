@@ -20,7 +20,7 @@ from tasks.extract.body import body_text, needs_recheck, second_opinion
 from tasks.extract.clean import Skip, sanitize
 from tasks.extract.jsonld import StructuredData, read_structured
 from tasks.extract.metadata import dates, detect_language
-from tasks.extract.pagemeta import author_tags, choose_authors, choose_title, first_heading
+from tasks.extract.pagemeta import choose_authors, page_title, read_head
 from tasks.extract.rawhtml import compress_page
 from tasks.fetch.encoding import decode_html
 from tasks.records import (
@@ -199,15 +199,24 @@ def parse_page(page: PageInput) -> ParsedPage | ExtractionResult:
         )
     data = doc if isinstance(doc, dict) else doc.as_dict()
     structured = read_structured(tree)
-    site = _clean_field(data.get("sitename"))
-    heading = _clean_field(first_heading(tree))
-    title = _clean_field(
-        choose_title(structured, _clean_field(data.get("title")), heading, site, page.url)
-    )
-    byline = _clean_field(data.get("author"))
-    authors = choose_authors(structured, byline, author_tags(tree), site, page.url)
+    title, authors = page_metadata(tree, data, structured, page.url)
     raw = sanitize(data.get("text") or "")
     return ParsedPage(html, tree, data, structured, title, authors, raw, kept)
+
+
+def page_metadata(
+    tree: Any, data: dict[str, Any], structured: StructuredData, url: str, skip: Skip = frozenset()
+) -> tuple[str | None, tuple[str, ...]]:
+    """(title, authors) of a page from its tree, trafilatura's document and its JSON-LD; the
+    rules named in ``skip`` (:data:`tasks.extract.pagemeta.META_RULES`) left out."""
+    head = read_head(tree)
+    site = _clean_field(data.get("sitename"))
+    meta_title = _clean_field(data.get("title"))
+    title = _clean_field(page_title(structured, meta_title, head, site, url, skip))
+    byline = _clean_field(data.get("author"))
+    body = data.get("text") or ""
+    authors = choose_authors(structured, byline, head.author_tags, site, url, tree, skip, body)
+    return title, authors
 
 
 def _precise_raw(page: PageInput, parsed: ParsedPage) -> str | None:

@@ -15,11 +15,17 @@ _DATE_ONLY = re.compile(r"^[\d./\- ]{6,12}$")
 _AUTHOR_SPLIT = re.compile(r"\s*(?:;|\||/| and | und | og | och | & |,\s*(?=[A-ZÀ-ÖØ-Þ]))\s*")
 _BYLINE = re.compile(r"^(?:by|von|par|por|door|di|de|autor(?:in)?|author|text)\b[:\s]*", re.I)
 _EMAIL = re.compile(r"\S+@\S+\.\w+")
+# A one-word label before "von"/"by" ("Capital Von Jemima Kelly": the magazine, then the name);
+# not a particle inside a name ("Ursula von der Leyen" has no second word after "von").
+_LABEL_BY = re.compile(
+    r"^\S+\s+(?:von|by|par|por)\s+(?!(?:der|den|dem|des|zu|la|le|de)\b)(?=\S+\s+\S)", re.I
+)
 _NOT_A_PERSON = re.compile(
     r"^(?:staff(?: writer| reporter)?|red|redaktion|editorial|newsroom|admin|editor|agenturen?"
     r"|journalist|reporter|correspondent|photographer|redakteur(?:in)?|korrespondent(?:in)?)$"
     r"|\b(?:gmbh|inc|ltd|llc|verlag|ag|s\.a\.)\.?$|\bcondé nast\b|https?\b|^www\b|admin$"
-    r"|\b(?:staff|wire services?|editor-at-large)\b|^[\W\d_]+$",
+    r"|\b(?:staff|wire services?|editor-at-large)\b|^[\W\d_]+$"
+    r"|^(?:no author|unknown|anonymous|anonym|none|null)$",
     re.IGNORECASE,
 )
 # What trails a name in a byline: initials in brackets ("Elena Oberholzer (obe)"), a role
@@ -30,8 +36,12 @@ _NAME_TAIL = re.compile(
     re.IGNORECASE,
 )
 _AGENCY_TAIL = re.compile(
-    r"^(\S+(?:\s+\S+)+?)[\s,]+(?:associated press|reuters|afp|dpa)$", re.IGNORECASE
-)  # at least two words before it: "The Associated Press" is the agency itself
+    r"^(\S+(?:\s+\S+)+?)[\s,]+(?:(?:et|and|und|mit|with|y|e)\s+)?"
+    r"(?:associated press|reuters|afp|dpa)$",
+    re.IGNORECASE,
+)  # at least two words before it: "The Associated Press" is the agency itself; "and" goes too
+# "Perry Bacon Jr." keeps its full stop (an abbreviation, not the end of a sentence)
+_SUFFIX_DOT = re.compile(r"\s(?:jr|sr)\.$", re.IGNORECASE)
 MAX_NAME_WORDS = 5  # a longer "name" is a description ("professor of ... at ...")
 _URL_DATE = re.compile(
     r"/((?:19|20)\d\d)[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:/|$|[-_])"
@@ -45,6 +55,15 @@ _META_TIME = {
         r"(?:\"dateModified\"\s*:\s*\"|(?:article:modified_time|og:updated_time|dateModified)"
         r"[\"'][^>]*?content=[\"'])([^\"']{10,40})"
     ),
+}
+# Where a match of _META_TIME can start: its key names, found first (a scan for literal words
+# is several times faster than trying the whole pattern at every position of a 300 KB page).
+_TIME_KEYS = {
+    kind: re.compile("|".join(re.escape(k) for k in keys))
+    for kind, keys in {
+        "published": ("datePublished", "article:published_time", "pubdate"),
+        "modified": ("dateModified", "article:modified_time", "og:updated_time"),
+    }.items()
 }
 _CLOCK = re.compile(r"\d[T ]\d\d:\d\d")  # a timestamp with a time of day, not just a date
 LANGUAGE_CONFIDENCE = 0.9  # py3langid's normalized probability needed to overrule the page
@@ -68,6 +87,12 @@ def _site_names(site_name: str | None, url: str) -> set[str]:
     labels = [label for label in host.split(".")[:-1] if len(label) >= 2]
     names = {_plain(label) for label in labels} | {_plain(host)}
     return {name for name in names | {_plain(site_name or "")} if len(name) >= 2}
+
+
+def site_words(site_name: str | None, url: str) -> set[str]:
+    """The site's names (:func:`_site_names`) and each word of its ``og:site_name``."""
+    words = {_plain(word) for word in (site_name or "").split()}
+    return {w for w in _site_names(site_name, url) | words if len(w) >= 2}
 
 
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
@@ -98,14 +123,22 @@ def clean_title(title: str | None, site_name: str | None, url: str) -> str | Non
     return title
 
 
+def names_site(segment: str, site_name: str | None, url: str) -> bool:
+    """Whether a title segment names the site (see :func:`clean_title`)."""
+    return _is_site(segment, _site_names(site_name, url))
+
+
 def is_site_name(name: str, site_name: str | None, url: str) -> bool:
     """Whether an author name is the site's own (its ``og:site_name`` or host name)."""
     return _plain(name) in _site_names(site_name, url)
 
 
-def split_authors(raw: str | None, site_name: str | None = None, url: str = "") -> tuple[str, ...]:
+def split_authors(
+    raw: str | None, site_name: str | None = None, url: str = "", labels: bool = True
+) -> tuple[str, ...]:
     """Names from an author string: split, "By"/"Von", e-mail addresses, bracketed initials, role
-    words and agency suffixes stripped, desk labels ("Staff"), roles, companies, web addresses
+    words and agency suffixes stripped (with ``labels``, also a one-word label before "von":
+    "Capital Von Jemima Kelly"), desk labels ("Staff"), roles, companies, web addresses
     and descriptions dropped, repeats (also as URL slugs) removed, and the site's own name
     dropped when the byline also names people."""
     if not raw:
@@ -113,8 +146,11 @@ def split_authors(raw: str | None, site_name: str | None = None, url: str = "") 
     sites = _site_names(site_name, url) if url else {_plain(site_name or "")} - {""}
     names: list[str] = []
     for part in _AUTHOR_SPLIT.split(_EMAIL.sub("", raw)):
-        name = _AGENCY_TAIL.sub(r"\1", _NAME_TAIL.sub("", _BYLINE.sub("", part.strip())))
-        name = name.strip(" ,.;:-()")
+        name = _BYLINE.sub("", part.strip())
+        name = _LABEL_BY.sub("", name) if labels else name
+        name = _AGENCY_TAIL.sub(r"\1", _NAME_TAIL.sub("", name))
+        name = name.strip(" ,;:-()")
+        name = name if _SUFFIX_DOT.search(name) else name.strip(" ,.;:-()")
         folded = {_plain(n) for n in names}  # "Sophie-Foster" repeats "Sophie Foster"
         if (
             len(name) >= 2
@@ -147,8 +183,15 @@ def _local_day(value: str) -> date | None:
 
 def page_time(html: str, kind: str) -> str | None:
     """The first ``kind`` ("published" or "modified") timestamp in the page's JSON-LD or meta."""
-    match = _META_TIME[kind].search(html)
-    return match.group(1) if match else None
+    pattern = _META_TIME[kind]
+    for key in _TIME_KEYS[kind].finditer(html):
+        start = key.start()
+        # the JSON form's match starts at the quote before the key
+        for at in (start - 1, start) if start and html[start - 1] == '"' else (start,):
+            match = pattern.match(html, at)
+            if match:
+                return match.group(1)
+    return None
 
 
 def url_date(url: str) -> datetime | None:
