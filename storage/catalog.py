@@ -72,9 +72,9 @@ folded AS (
   FROM pool JOIN articles a ON a.id = pool.id
 ),
 found AS (
-  SELECT f.id, sum({TITLE_WEIGHT} * (length(f.title) - length(replace(f.title, t.term, '')))
-                 + length(f.text) - length(replace(f.text, t.term, ''))) * 1.0
-               / length(t.term) * 1000 / (1000 + length(f.text)) AS score
+  SELECT f.id, sum(({TITLE_WEIGHT} * (length(f.title) - length(replace(f.title, t.term, '')))
+                     + length(f.text) - length(replace(f.text, t.term, ''))) * 1.0
+                    / length(t.term)) * 1000 / (1000 + length(f.text)) AS score
   FROM folded f JOIN terms t ON instr(f.title || char(10) || f.text, t.term) > 0
   GROUP BY f.id HAVING count(*) = (SELECT count(*) FROM terms)
   ORDER BY score DESC, f.id DESC LIMIT 100

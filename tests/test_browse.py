@@ -184,6 +184,23 @@ def test_browse_search_query_needs_every_term_of_a_cjk_query(asia: Datasette) ->
     assert search(asia, "東京 北京") == []
 
 
+def test_browse_search_query_ranks_a_cjk_title_match_first(filled: tuple[Path, Newsroom]) -> None:
+    path = filled[0]
+    store(
+        f"sqlite:///{path}",
+        "asia",
+        art("https://a.example/body", "今天天气很好。新闻发布会在下午。", "天气", language="zh"),
+        art("https://a.example/title", "今天天气很好。会议在下午。", "新闻发布会", language="zh"),
+    )
+    dispose_engines()
+    datasette = build(path, immutable=False)
+
+    for query in ("新闻发布会", "新闻", "下午 新闻"):
+        assert [r["title"] for r in search(datasette, query)] == ["新闻发布会", "天气"], query
+    (only,) = search(datasette, "会议")
+    assert only["snippet"] == "今天天气很好。[会议]在下午。"
+
+
 def test_browse_search_query_finds_english_words_as_before(asia: Datasette) -> None:
     for query in ("ferry", "timetable recount", "weather", "Beijing", 'ferry" OR -"', ""):
         params = urlencode({"sql": WORDS_ONLY, "q": query, "_shape": "array"})
