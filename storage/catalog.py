@@ -16,7 +16,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from storage import cjk
 from storage.questions import Block
+from storage.search_sqlite import TITLE_WEIGHT
 
 DATABASE = "newsflow"  # the database's name in Datasette's URLs: /newsflow/v_articles
 FTS_TABLE = "articles_fts"
@@ -24,26 +26,91 @@ ARTICLE_PATH = "/article/{id}"  # one article's page (flows/browse.py serves it)
 
 ARTICLE_FACETS: list[Any] = ["source", "language", {"date": "published_at"}, "cluster_id"]
 
-# Best matches first, each with a snippet of its text (the matched words between [ and ]);
-# escape_fts (Datasette's) quotes every word, as the articles' search box does. The best 100 are
-# ranked first, then only they are read for snippets (snippet() tokenizes the whole text).
+# Best matches first, each with a snippet of its text (the matched words between [ and ]).
+# A query without CJK characters asks the word index: escape_fts (Datasette's) quotes every word,
+# as the articles' search box does; the best 100 are ranked first, then only they are read for
+# snippets (snippet() tokenizes the whole text). A query holding a CJK character (whose words a
+# word index does not split, storage/cjk.py) asks for each of its space-separated terms as a
+# substring of the title or text, among the CJK rows only: those the trigram index
+# ``articles_cjk`` finds for the longest term when it has three characters or more, else the
+# rows of the partial index ``ix_articles_cjk`` (its condition written as migration 0015 wrote
+# it); ranked as ``newsflow search`` ranks a scan (occurrences per 1,000 characters, the
+# title's x TITLE_WEIGHT), the snippet cut around the first match.
+_CJK_QUERY = f":q GLOB '{cjk.SQLITE_PATTERN}'"
+_WORDS = "coalesce(nullif(escape_fts(:q), ''), '\"\"')"  # blank: the empty phrase, no row
+_LEFT = cjk.SNIPPET_CHARS // 4  # as cjk.marked_snippet: a quarter of the snippet before the term
+SEARCH_SQL = f"""WITH RECURSIVE top AS (
+  SELECT rowid, bm25(articles_fts, 10.0, 1.0) AS score FROM articles_fts
+  WHERE :q <> '' AND NOT {_CJK_QUERY} AND articles_fts MATCH {_WORDS}
+  ORDER BY score LIMIT 100
+),
+words AS (
+  SELECT top.rowid AS id, top.score AS rank,
+         snippet(articles_fts, 1, '[', ']', '…', 24) AS snippet
+  FROM top JOIN articles_fts ON articles_fts.rowid = top.rowid
+  WHERE :q <> '' AND NOT {_CJK_QUERY} AND articles_fts MATCH {_WORDS}
+),
+split(term, rest) AS (
+  SELECT '', trim(replace(replace(replace(:q, '"', ' '), char(12288), ' '), char(9), ' ')) || ' '
+  WHERE {_CJK_QUERY}
+  UNION ALL
+  SELECT substr(rest, 1, instr(rest, ' ') - 1), ltrim(substr(rest, instr(rest, ' ') + 1))
+  FROM split WHERE rest <> ''
+),
+terms AS (SELECT DISTINCT lower(term) AS term FROM split WHERE term <> ''),
+longest AS (SELECT term, length(term) AS n FROM terms ORDER BY n DESC LIMIT 1),
+pool AS (
+  SELECT rowid AS id FROM articles_cjk
+  WHERE (SELECT n FROM longest) >= {cjk.MIN_TRIGRAM}
+    AND articles_cjk MATCH '"' || coalesce((SELECT term FROM longest), '') || '"'
+  UNION ALL
+  SELECT id FROM articles
+  WHERE (SELECT n FROM longest) < {cjk.MIN_TRIGRAM} AND {cjk.sqlite_cjk_row()}
+),
+folded AS (
+  SELECT a.id, lower(coalesce(a.title, '')) AS title, lower(a.text) AS text
+  FROM pool JOIN articles a ON a.id = pool.id
+),
+found AS (
+  SELECT f.id, sum(({TITLE_WEIGHT} * (length(f.title) - length(replace(f.title, t.term, '')))
+                     + length(f.text) - length(replace(f.text, t.term, ''))) * 1.0
+                    / length(t.term)) * 1000 / (1000 + length(f.text)) AS score
+  FROM folded f JOIN terms t ON instr(f.title || char(10) || f.text, t.term) > 0
+  GROUP BY f.id HAVING count(*) = (SELECT count(*) FROM terms)
+  ORDER BY score DESC, f.id DESC LIMIT 100
+),
+firsts AS (
+  SELECT found.id, min(instr(lower(a.text), t.term)) AS at, length(t.term) AS n
+  FROM found JOIN articles a ON a.id = found.id JOIN terms t ON instr(lower(a.text), t.term) > 0
+  GROUP BY found.id
+),
+cut AS (
+  SELECT found.id, -found.score AS rank, a.text, f.at, f.n, max(1, f.at - {_LEFT}) AS start,
+         max(max(1, f.at - {_LEFT}) + {cjk.SNIPPET_CHARS}, f.at + f.n) AS stop
+  FROM found JOIN articles a ON a.id = found.id LEFT JOIN firsts f ON f.id = found.id
+),
+hits AS (
+  SELECT id, rank, snippet FROM words
+  UNION ALL
+  SELECT id, rank, CASE WHEN at IS NULL
+    THEN substr(text, 1, {cjk.SNIPPET_CHARS})
+         || iif(length(text) > {cjk.SNIPPET_CHARS}, '…', '')
+    ELSE iif(start > 1, '…', '') || substr(text, start, at - start)
+         || '[' || substr(text, at, n) || ']' || substr(text, at + n, stop - at - n)
+         || iif(stop <= length(text), '…', '') END
+  FROM cut
+)
+SELECT a.id AS article_id, a.title, s.name AS source, a.published_at, a.language, hits.snippet
+FROM hits
+JOIN articles a ON a.id = hits.id
+JOIN sources s ON s.id = a.source_id
+ORDER BY hits.rank"""
 SEARCH: dict[str, Any] = {
     "title": "Search with snippets",
     "hide_sql": True,  # a search form, not a lesson in SQL ("Show SQL" shows it)
-    "description": "Every word must match (case and accents ignored); best matches first.",
-    "sql": """WITH top AS (
-  SELECT rowid, bm25(articles_fts, 10.0, 1.0) AS score FROM articles_fts
-  WHERE :q <> '' AND articles_fts MATCH escape_fts(:q)
-  ORDER BY score LIMIT 100
-)
-SELECT a.id AS article_id, a.title, s.name AS source, a.published_at, a.language,
-       snippet(articles_fts, 1, '[', ']', '…', 24) AS snippet
-FROM top
-JOIN articles_fts ON articles_fts.rowid = top.rowid
-JOIN articles a ON a.id = top.rowid
-JOIN sources s ON s.id = a.source_id
-WHERE :q <> '' AND articles_fts MATCH escape_fts(:q)
-ORDER BY top.score""",
+    "description": "Every word must match (case and accents ignored; Chinese, Japanese and "
+    "Korean words anywhere in the text); best matches first.",
+    "sql": SEARCH_SQL,
 }
 
 DAILY_COUNTS = """SELECT day, source, articles FROM v_daily_counts

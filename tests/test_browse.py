@@ -27,6 +27,23 @@ from storage.migrate import upgrade
 from tests.analytics_data import Newsroom, fill
 from tests.browsing import browsing
 from tests.test_readme_queries import COLUMNS
+from tests.test_search import FILLER, art, store
+from tests.test_search_cjk import BEIJING, TOKYO
+
+# The snippet search's SQL before CJK terms (word index only): English queries must find the same.
+WORDS_ONLY = """WITH top AS (
+  SELECT rowid, bm25(articles_fts, 10.0, 1.0) AS score FROM articles_fts
+  WHERE :q <> '' AND articles_fts MATCH escape_fts(:q)
+  ORDER BY score LIMIT 100
+)
+SELECT a.id AS article_id, a.title, s.name AS source, a.published_at, a.language,
+       snippet(articles_fts, 1, '[', ']', '…', 24) AS snippet
+FROM top
+JOIN articles_fts ON articles_fts.rowid = top.rowid
+JOIN articles a ON a.id = top.rowid
+JOIN sources s ON s.id = a.source_id
+WHERE :q <> '' AND articles_fts MATCH escape_fts(:q)
+ORDER BY top.score"""
 
 
 @pytest.fixture
@@ -35,6 +52,37 @@ def filled(sqlite_url: str) -> tuple[Path, Newsroom]:
     room = fill(sqlite_url)
     dispose_engines()  # the WAL checkpointed: the file alone holds every row
     return Path(make_url(sqlite_url).database or ""), room
+
+
+def store_asia(db_url: str) -> None:
+    """A Chinese and a Japanese article, and an English one that names Beijing in Chinese."""
+    store(
+        db_url,
+        "asia",
+        art("https://a.example/zh", BEIJING, "新闻发布会", language="zh"),
+        art("https://a.example/ja", TOKYO, "記者会見", language="ja"),
+        art(
+            "https://a.example/en",
+            f"{FILLER} The train to Beijing (北京) left.",
+            "Train to Beijing",
+        ),
+    )
+
+
+@pytest.fixture
+def asia(filled: tuple[Path, Newsroom]) -> Datasette:
+    """Datasette over the newsroom with CJK articles added."""
+    path = filled[0]
+    store_asia(f"sqlite:///{path}")
+    dispose_engines()
+    return build(path, immutable=False)
+
+
+def search(datasette: Datasette, query: str) -> list[dict[str, Any]]:
+    """The snippet search's hits for ``query``, through the canned query's JSON."""
+    response = get(datasette, "/newsflow/search.json?" + urlencode({"q": query, "_shape": "array"}))
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
 
 
 def get(datasette: Datasette, path: str) -> httpx.Response:
@@ -93,6 +141,77 @@ def test_browse_search_query_ranks_and_marks_the_matched_words(
     assert [r["title"] for r in found] == ["Ferry timetable"]
     assert found[0]["snippet"].startswith("[Recount] a minister")
     assert nothing == [] and odd == []  # quotes and operators are words, never FTS5 syntax
+
+
+def test_browse_search_query_finds_chinese_words_of_two_characters(asia: Datasette) -> None:
+    found = search(asia, "北京")
+
+    assert {r["title"] for r in found} == {"新闻发布会", "Train to Beijing"}
+    snippets = {r["title"]: r["snippet"] for r in found}
+    assert snippets["新闻发布会"] == "[北京]市今天举行新闻发布会，介绍了经济发展情况。"
+    assert (
+        snippets["Train to Beijing"] == "…e train to Beijing ([北京]) left."
+    )  # 20 characters before
+    assert [r["title"] for r in search(asia, "京市")] == ["新闻发布会"]
+    assert search(asia, "京北") == []
+
+
+def test_browse_search_query_finds_chinese_words_of_three_characters_or_more(
+    asia: Datasette,
+) -> None:
+    (city,) = search(asia, "北京市")
+    (economy,) = search(asia, "经济发展")
+    (title,) = search(asia, "新闻发布会")
+
+    assert city["title"] == "新闻发布会" and city["snippet"].startswith("[北京市]今天")
+    assert economy["snippet"] == "北京市今天举行新闻发布会，介绍了[经济发展]情况。"
+    assert title["source"] == "asia" and title["language"] == "zh"
+    assert search(asia, "北京市政府") == []
+
+
+def test_browse_search_query_finds_japanese_kana_and_kanji(asia: Datasette) -> None:
+    for word in ("ニュース", "ひらがな", "カタカナ", "東京", "記者会見"):
+        found = search(asia, word)
+        assert [r["title"] for r in found] == ["記者会見"], word
+        assert f"[{word}]" in found[0]["snippet"], word
+
+
+def test_browse_search_query_needs_every_term_of_a_cjk_query(asia: Datasette) -> None:
+    (train,) = search(asia, "TRAIN 北京")
+
+    assert train["title"] == "Train to Beijing" and "[train]" in train["snippet"]
+    assert [r["title"] for r in search(asia, "東京　ニュース")] == ["記者会見"]  # ideographic space
+    assert search(asia, "東京 北京") == []
+
+
+def test_browse_search_query_ranks_a_cjk_title_match_first(filled: tuple[Path, Newsroom]) -> None:
+    path = filled[0]
+    store(
+        f"sqlite:///{path}",
+        "asia",
+        art("https://a.example/body", "今天天气很好。新闻发布会在下午。", "天气", language="zh"),
+        art("https://a.example/title", "今天天气很好。会议在下午。", "新闻发布会", language="zh"),
+    )
+    dispose_engines()
+    datasette = build(path, immutable=False)
+
+    for query in ("新闻发布会", "新闻", "下午 新闻"):
+        assert [r["title"] for r in search(datasette, query)] == ["新闻发布会", "天气"], query
+    (only,) = search(datasette, "会议")
+    assert only["snippet"] == "今天天气很好。[会议]在下午。"
+
+
+def test_browse_search_query_finds_english_words_as_before(asia: Datasette) -> None:
+    for query in ("ferry", "timetable recount", "weather", "Beijing", 'ferry" OR -"', ""):
+        params = urlencode({"sql": WORDS_ONLY, "q": query, "_shape": "array"})
+        before = get(asia, f"/newsflow.json?{params}").json()
+        assert search(asia, query) == before, query
+    assert [r["title"] for r in search(asia, "beijing")] == ["Train to Beijing"]
+
+
+def test_browse_search_query_answers_a_blank_query_with_nothing(asia: Datasette) -> None:
+    for query in (" ", "\u3000", '""', "「」"):
+        assert search(asia, query) == [], query
 
 
 def test_browse_titles_link_to_the_article_page(filled: tuple[Path, Newsroom]) -> None:
@@ -221,6 +340,7 @@ def test_browse_serves_postgresql_as_a_snapshot_deleted_at_exit(
 ) -> None:
     upgrade(pg_url)
     room = fill(pg_url)
+    store_asia(pg_url)
     dispose_engines()
 
     with browsing(["--db", pg_url], tmp_path) as browse:
@@ -229,10 +349,16 @@ def test_browse_serves_postgresql_as_a_snapshot_deleted_at_exit(
         listed = httpx.get(browse.base + "/newsflow/articles.json?_size=max").json()["rows"]
         count = "/newsflow.json?sql=SELECT+count(*)+AS+n+FROM+minhash_bands&_shape=array"
         bands = httpx.get(browse.base + count).json()
+        chinese = [
+            httpx.get(browse.base + "/newsflow/search.json", params={"q": q, "_shape": "array"})
+            for q in ("北京", "经济发展")
+        ]
         output = browse.stop()
 
     assert [r["title"] for r in found["rows"]] == ["Ferry timetable"]
-    assert len(listed) == sum(room.articles.values())
+    assert len(listed) == sum(room.articles.values()) + 3
+    assert {r["title"] for r in chinese[0].json()} == {"新闻发布会", "Train to Beijing"}
+    assert [r["title"] for r in chinese[1].json()] == ["新闻发布会"]  # the trigram index
     assert bands == [{"n": 0}]  # hidden bulk left out of the snapshot
     snapshot = Path(re.findall(r"copied to the snapshot (\S+)", output)[0])
     assert not snapshot.parent.exists(), output
