@@ -206,30 +206,16 @@ def run_flow(sources: str, idle_runs: int) -> None:
 
 
 def run_plain_steps(sources: str) -> None:
-    """Child: the same steps' plain functions (``.fn``) in the flow's shape, without Prefect:
-    sources concurrently in threads, each source's batches one after another."""
-    from flows import runtime, steps
-    from flows.ingest import batches, resolve_sources
+    """Child: the same steps' plain functions (``.fn``) in the flow's shape, without Prefect
+    (``flows.ingest.ingest_locally``: the flow's body with plain calls in a thread pool)."""
+    from flows import runtime
+    from flows.ingest import ingest_locally, resolve_sources
     from flows.settings import Settings
-    from storage.migrate import ensure_schema
 
     settings = Settings()
-    ensure_schema(settings.database_url)
-    key = uuid.uuid4().hex
-
-    def one(source: Any) -> int:
-        run_id = steps.start_run.fn(settings, source.name, None)
-        found = steps.discover_source.fn(settings, source, run_id, key)
-        new = 0
-        for batch in batches(found.items, settings.batch_size):
-            new += steps.process_batch.fn(settings, source, run_id, key, batch).new
-        steps.finish_run.fn(settings, run_id, found.counts, "completed", None, found.feed_states)
-        return new
-
     start = time.perf_counter()
-    selected = resolve_sources(settings, None, sources)
-    with ThreadPoolExecutor(8) as threads:
-        new = sum(threads.map(one, selected))
+    reports = ingest_locally(settings, resolve_sources(settings, None, sources))
+    new = sum(r.counts.new for r in reports)
     emit({"plain_steps": time.perf_counter() - start, "new": new})
     runtime.shutdown_pool()
 
