@@ -177,15 +177,20 @@ def run_flow(sources: str, idle_runs: int) -> None:
     from flows.ingest import ingest_news
     from flows.runtime import shutdown_pool
 
+    stop = threading.Event()
+    starved = [0, 0]  # samples with a ready worker idle and no page queued; all samples
+    threading.Thread(target=_watch_pool, args=(stop, starved), daemon=True).start()
     start, cpu = time.perf_counter(), time.process_time()
     reports = ingest_news(sources_path=sources)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    stop.set()
     workers = children_cpu(os.getpid())
     counts = {k: sum(getattr(r.counts, k) for r in reports) for k in ("fetched", "new", "failed")}
     counts |= {"duplicates": sum(r.counts.duplicates for r in reports)}
     statuses = sorted({r.status for r in reports})
     emit(
         {"ingest": seconds, "cpu": cpu, "workers": workers, "counts": counts, "statuses": statuses}
+        | {"starved": starved[0] / max(1, starved[1])}
     )
     for i in range(idle_runs):
         start, cpu, workers = time.perf_counter(), time.process_time(), children_cpu(os.getpid())
@@ -203,6 +208,27 @@ def run_flow(sources: str, idle_runs: int) -> None:
         if work:
             raise SystemExit(f"an unchanged source did work: {again}")
     shutdown_pool()
+
+
+def _watch_pool(stop: threading.Event, starved: list[int]) -> None:
+    """Every 50 ms, from the first page queued until the run ends: is a warmed-up worker idle
+    with no page queued (the pool starved: nothing fetched to extract)? Reads the pool's private
+    state (a measurement, not an API); not load-dependent the way CPU shares are."""
+    from flows import runtime
+
+    begun = False
+    while not stop.wait(0.05):
+        pool = runtime._pool
+        if pool is None:
+            continue
+        workers, queued = list(pool._workers), len(pool._queue)
+        busy = sum(w.job is not None for w in workers)
+        begun = begun or bool(queued or busy)
+        if not begun:
+            continue
+        idle = sum(w.ready and w.job is None for w in workers)
+        starved[0] += idle > 0 and queued == 0
+        starved[1] += 1
 
 
 def run_plain_steps(sources: str) -> None:
@@ -365,6 +391,7 @@ def bench_flow(
     busy = first["workers"] / first["ingest"]
     print(f"  CPU of the ingest process itself: {share:.0%} of one core; of its extraction")
     print(f"    workers: {busy:.0%} of one core (baseline workers: 2 x 100% less waiting)")
+    print(f"  pool starved (a worker idle, no page queued): {first['starved']:.0%} of the time")
     cpu_ms = (first["cpu"] + first["workers"]) / fetched * 1000
     print(f"  CPU per page: {cpu_ms:.1f} ms ({first['cpu'] / fetched * 1000:.1f} ms in the ingest")
     print(f"    process, {first['workers'] / fetched * 1000:.1f} ms in its workers)")
