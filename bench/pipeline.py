@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 GOAL_RATIO, GOAL_RSS_MB, GOAL_FLAT = 0.85, 400, 0.10
 PLAIN_WORKERS_PEAK = 0  # bytes: the plain pool's two workers' summed RSS at its peak
+PROFILE = ""  # --profile: the flow children run under py-spy, their samples written here
 CORPUS = Path(os.environ.get("NEWSFLOW_CORPUS") or ROOT.parent / "shared" / "corpus")
 _PARAGRAPH = re.compile(rb"<p\b[^>]*>(?=[^<]{120,})")
 TRAFILATURA = {"with_metadata": True, "include_comments": False, "include_tables": True}
@@ -301,6 +302,10 @@ def _kb(pid: int, name: str, field: str) -> int:
 def child(mode: str, env: dict[str, str], sources: Path, idle_runs: int) -> dict[str, Any]:
     """Run this script as ``mode`` in a child; sample its tree's RSS; collect its records."""
     cmd = [sys.executable, __file__, f"--{mode}", str(sources), "--idle-runs", str(idle_runs)]
+    if PROFILE and mode == "flow":  # py-spy runs the child: the tree's figures include py-spy
+        out = f"{PROFILE}-{len(list(Path(PROFILE).parent.glob(Path(PROFILE).name + '-*')))}.txt"
+        spy = [str(Path(sys.executable).with_name("py-spy")), "record", "--subprocesses"]
+        cmd = [*spy, "-r", "50", "--format", "raw", "--nonblocking", "-o", out, "--", *cmd]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
     peak, peak_pss, peak_own, records = 0, 0, 0, []
     sampler_stop = threading.Event()
@@ -509,10 +514,18 @@ def main() -> None:
     parser.add_argument("--idle-runs", type=int, default=50)
     parser.add_argument("--pg-url", default=os.environ.get("NEWSFLOW_TEST_PG_URL"))
     parser.add_argument("--no-pg", action="store_true")
+    parser.add_argument(
+        "--profile",
+        default="",
+        help="run each flow child under py-spy (raw samples to PROFILE-N.txt; slower, and the"
+        " tree's RSS then includes py-spy)",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--flow", help=argparse.SUPPRESS)
     parser.add_argument("--plain-steps", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global PROFILE
+    PROFILE = args.profile
     if args.quick:
         args.pages, args.idle_runs = min(args.pages, 400), min(args.idle_runs, 10)
         args.many_pages = min(args.many_pages, 400)
