@@ -186,12 +186,15 @@ def run_flow(sources: str, idle_runs: int) -> None:
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     stop.set()
     workers = children_cpu(os.getpid())
+    from flows import runtime
+
+    started = len(runtime._pool.started_pids) if runtime._pool is not None else 0
     counts = {k: sum(getattr(r.counts, k) for r in reports) for k in ("fetched", "new", "failed")}
     counts |= {"duplicates": sum(r.counts.duplicates for r in reports)}
     statuses = sorted({r.status for r in reports})
     emit(
         {"ingest": seconds, "cpu": cpu, "workers": workers, "counts": counts, "statuses": statuses}
-        | {"starved": starved[0] / max(1, starved[1])}
+        | {"starved": starved[0] / max(1, starved[1]), "started": started}
     )
     for i in range(idle_runs):
         start, cpu, workers = time.perf_counter(), time.process_time(), children_cpu(os.getpid())
@@ -307,15 +310,16 @@ def child(mode: str, env: dict[str, str], sources: Path, idle_runs: int) -> dict
         spy = [str(Path(sys.executable).with_name("py-spy")), "record", "--subprocesses"]
         cmd = [*spy, "-r", "50", "--format", "raw", "--nonblocking", "-o", out, "--", *cmd]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
-    peak, peak_pss, peak_own, records = 0, 0, 0, []
+    peak, peak_pss, peak_own, peak_anon, records = 0, 0, 0, 0, []
     sampler_stop = threading.Event()
 
     def sample() -> None:
-        nonlocal peak, peak_pss, peak_own
+        nonlocal peak, peak_pss, peak_own, peak_anon
         while not sampler_stop.is_set():
             rss, pss = tree_rss(proc.pid)
             peak, peak_pss = max(peak, rss), max(peak_pss, pss)
             peak_own = max(peak_own, _kb(proc.pid, "status", "VmRSS"))
+            peak_anon = max(peak_anon, _kb(proc.pid, "smaps_rollup", "Anonymous"))
             sampler_stop.wait(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -327,7 +331,13 @@ def child(mode: str, env: dict[str, str], sources: Path, idle_runs: int) -> dict
     sampler_stop.set()
     if proc.wait() != 0:
         raise SystemExit(f"{mode} child failed ({proc.returncode})")
-    return {"peak_rss": peak, "peak_pss": peak_pss, "peak_own": peak_own, "records": records}
+    return {
+        "peak_rss": peak,
+        "peak_pss": peak_pss,
+        "peak_own": peak_own,
+        "peak_anon": peak_anon,
+        "records": records,
+    }
 
 
 # --- main ---------------------------------------------------------------------------------------
@@ -402,7 +412,10 @@ def bench_flow(
     print(f"    process, {first['workers'] / fetched * 1000:.1f} ms in its workers)")
     rss, pss = out["peak_rss"] / 2**20, out["peak_pss"] / 2**20
     own = out["peak_own"] / 2**20
-    print(f"  peak RSS of the ingest process alone: {own:.0f} MB (its workers: the rest)")
+    anon = out["peak_anon"] / 2**20
+    print(f"  peak RSS of the ingest process alone: {own:.0f} MB (its workers: the rest); its")
+    print(f"    peak anonymous memory (heap, not mapped files): {anon:.0f} MB")
+    print(f"  extraction workers started: {first['started']} (recycled: the rest beyond the pool)")
     print(
         f"  peak memory of the ingest process and its children: RSS {rss:.0f} MB, PSS {pss:.0f} MB"
     )

@@ -88,12 +88,13 @@ class Pipeline:
     ) -> None:
         self._discovering -= 1
         found = self.found[source.name] = handle.outcome()[0]
-        if found is None:
-            return
-        size = self.settings.batch_size
-        todo = [_Batch(source, run_id, items=b) for b in cut(found.items, size)]
-        todo += [_Batch(source, run_id, rechecks=b) for b in cut(found.rechecks, size)]
-        self._todo[source.name] = deque(todo)
+        if found is not None:
+            size = self.settings.batch_size
+            todo = [_Batch(source, run_id, items=b) for b in cut(found.items, size)]
+            todo += [_Batch(source, run_id, rechecks=b) for b in cut(found.rechecks, size)]
+            self._todo[source.name] = deque(todo)
+        if not self._discovering and any(self._todo.values()):
+            runtime.rest_document_parser()  # no document is parsed while pages are
 
     def _start_more(self) -> None:
         """Start batches while fewer than ``limit`` are open, the sources taking turns."""

@@ -144,6 +144,7 @@ def _run(
 ) -> pipeline.Pipeline:
     for name in ("fetch_batch", "open_batch", "store_extracted"):
         monkeypatch.setattr(steps, name, getattr(fake, name))
+    monkeypatch.setattr(runtime, "rest_document_parser", lambda: fake.log("rest 0"))
     config = Settings(database_url="sqlite://", **settings)
     key = "run-test"
     with LocalRunner(max_workers=4) as runner, runtime.run_hosts(key):
@@ -171,7 +172,8 @@ class _Done:
 
 
 def _order(events: list[str]) -> list[str]:
-    """The events with tickets counted from 1 (tickets are numbered process-wide)."""
+    """The batches' events with tickets counted from 1 (tickets are numbered process-wide)."""
+    events = [e for e in events if not e.startswith("rest")]
     first = min(int(e.split()[1]) for e in events)
     return [f"{e.split()[0]} {int(e.split()[1]) - first + 1}" for e in events]
 
@@ -207,6 +209,21 @@ def test_pipeline_takes_sources_in_turn(monkeypatch: pytest.MonkeyPatch) -> None
 
     assert fake.sources == ["a", "b", "a", "b"]  # one batch open at a time, sources in turn
     assert len([e for e in fake.events if e.startswith("store")]) == 4
+
+
+def test_pipeline_rests_the_document_parser_once_discovery_is_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = FakeSteps()
+    _run(monkeypatch, fake, {"a": 2, "b": 2}, batch_size=2, batches_in_flight=1)
+    assert [e for e in fake.events if e.startswith("rest")] == ["rest 0"]
+    assert fake.events.index("rest 0") < next(
+        i for i, e in enumerate(fake.events) if e.startswith("store")
+    )
+
+    quiet = FakeSteps()
+    _run(monkeypatch, quiet, {"a": 0}, batch_size=2, batches_in_flight=1)
+    assert quiet.events == []  # nothing to fetch (a no-change run): the parser stays up
 
 
 def test_pipeline_counts_a_failed_fetch_as_a_failed_batch(
