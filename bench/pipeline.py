@@ -179,12 +179,15 @@ def run_flow(sources: str, idle_runs: int) -> None:
     from flows.runtime import shutdown_pool
 
     stop = threading.Event()
+    if os.environ.get("BENCH_TRACEMALLOC"):  # diagnosis: where the ingest process's heap peaks
+        threading.Thread(target=_trace_heap, args=(stop,), daemon=True).start()
     starved = [0, 0]  # samples with a ready worker idle and no page queued; all samples
     threading.Thread(target=_watch_pool, args=(stop, starved), daemon=True).start()
     start, cpu = time.perf_counter(), time.process_time()
     reports = ingest_news(sources_path=sources)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     stop.set()
+    time.sleep(1.5 if os.environ.get("BENCH_TRACEMALLOC") else 0)
     workers = children_cpu(os.getpid())
     from flows import runtime
 
@@ -212,6 +215,24 @@ def run_flow(sources: str, idle_runs: int) -> None:
         if work:
             raise SystemExit(f"an unchanged source did work: {again}")
     shutdown_pool()
+
+
+def _trace_heap(stop: threading.Event) -> None:
+    """``BENCH_TRACEMALLOC=1``: trace Python allocations; at the traced peak, keep the biggest
+    allocation sites; print them when the ingest ends (slow: for diagnosis only)."""
+    import tracemalloc
+
+    tracemalloc.start(8)
+    best, top = 0, []
+    while not stop.wait(1.0):
+        current = tracemalloc.get_traced_memory()[0]
+        if current > best * 1.05:
+            best = current
+            top = tracemalloc.take_snapshot().statistics("traceback")[:12]
+    print(f"traced Python heap at its peak: {best / 2**20:.0f} MB; largest sites:", flush=True)
+    for stat in top:
+        frames = " <- ".join(f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno}" for f in stat.traceback)
+        print(f"  {stat.size / 2**20:7.1f} MB {stat.count:7d} blocks  {frames}", flush=True)
 
 
 def _watch_pool(stop: threading.Event, starved: list[int]) -> None:

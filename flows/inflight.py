@@ -24,21 +24,50 @@ def extractable(outcome: FetchOutcome) -> bool:
     return outcome.ok and outcome.body is not None
 
 
+class _Countdown:
+    """The extractions still running and the batch's done signal. Kept apart from the batch: a
+    pool future keeps its callbacks, so a callback holding the batch would make a reference
+    cycle (batch -> future -> callback -> batch) that only the cyclic garbage collector frees,
+    and with it every page body of the batch, long after the batch was stored."""
+
+    def __init__(self) -> None:
+        self.done: Future[None] = Future()
+        self._lock = threading.Lock()
+        self._pending = 0  # extractions decided on and not yet finished
+        self._fetched = self._open = self._signalled = False
+
+    def add(self, count: int = 1, *, fetched: bool = False, opened: bool = False) -> None:
+        with self._lock:
+            self._pending += count
+            self._fetched = self._fetched or fetched
+            self._open = self._open or opened
+        self._settle()
+
+    def finished(self, _future: object = None) -> None:
+        self.add(-1)
+
+    def _settle(self) -> None:
+        with self._lock:
+            ready = self._fetched and self._open and self._pending == 0
+            if not ready or self._signalled:
+                return
+            self._signalled = True
+        self.done.set_result(None)  # outside the lock: its callbacks run here
+
+
 class InFlight:
     """A batch's items, their fetches as they arrive and their extractions (thread-safe)."""
 
     def __init__(self, items: Sequence[FeedItem]) -> None:
         self.items = list(items)
         self.robots: list[FetchOutcome] = []  # the fetch's robots.txt side-fetches
-        self.done: Future[None] = Future()
+        self._count = _Countdown()
+        self.done = self._count.done
         self._lock = threading.Lock()
         self._outcomes: dict[int, FetchOutcome] = {}
         self._futures: dict[int, Future[ExtractionResult]] = {}
         self._held: list[int] = []
         self._submit: Submit | None = None
-        self._fetched = False
-        self._pending = 0  # extractions decided on and not yet finished
-        self._signalled = False
 
     def arrived(self, index: int, outcome: FetchOutcome) -> None:
         """The item at ``index`` was fetched (from a fetching thread): extract it now when the
@@ -50,7 +79,8 @@ class InFlight:
             if self._submit is None:
                 self._held.append(index)
                 return
-            submit, self._pending = self._submit, self._pending + 1
+            submit = self._submit
+            self._count.add(1)
         self._start(submit, index, outcome)
 
     def open(self, submit: Submit) -> None:
@@ -60,18 +90,17 @@ class InFlight:
             if self._submit is not None:
                 return
             self._submit, held, self._held = submit, self._held, []
-            self._pending += len(held)
             todo = [(index, self._outcomes[index]) for index in held]
+            self._count.add(len(todo))
         for index, outcome in todo:
             self._start(submit, index, outcome)
-        self._settle(0)
+        self._count.add(0, opened=True)
 
     def fetched(self, robots: Sequence[FetchOutcome]) -> None:
         """Every item was fetched (``robots``: the robots.txt fetches made on the way)."""
         with self._lock:
             self.robots = list(robots)
-            self._fetched = True
-        self._settle(0)
+        self._count.add(0, fetched=True)
 
     def pages(self) -> list[ExtractedPage]:
         """Each item with its fetch and extraction (none when it was not fetched); waits until
@@ -92,13 +121,4 @@ class InFlight:
             future.set_exception(exc)
         with self._lock:
             self._futures[index] = future
-        future.add_done_callback(lambda _done: self._settle(1))
-
-    def _settle(self, finished: int) -> None:
-        with self._lock:
-            self._pending -= finished
-            ready = self._fetched and self._submit is not None and self._pending == 0
-            if not ready or self._signalled:
-                return
-            self._signalled = True
-        self.done.set_result(None)  # outside the lock: its callbacks run here
+        future.add_done_callback(self._count.finished)  # holds the countdown, not the batch

@@ -239,3 +239,24 @@ def test_pipeline_counts_a_failed_fetch_as_a_failed_batch(
 
     assert work.outcomes["a"] == [(None, "ConnectionError: no route")]
     assert not [e for e in fake.events if e.startswith("store")]
+
+
+def test_inflight_is_freed_without_the_cycle_collector() -> None:
+    import gc
+    import weakref
+
+    flight = InFlight([_item(0)])
+    extraction: Future[ExtractionResult] = Future()
+    flight.open(lambda outcome: extraction)
+    flight.arrived(0, _ok(0))
+    flight.fetched([])
+    extraction.set_result(ExtractionResult("http://site.test/0", None, "too_short"))
+    assert flight.done.done()
+    gone = weakref.ref(flight)
+    gc.disable()
+    try:
+        del flight  # the pool's future (and its callback) outlive the batch
+        assert gone() is None  # freed at once with its page bodies, no cycle to collect
+    finally:
+        gc.enable()
+    assert extraction.done()
