@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 GOAL_RATIO, GOAL_RSS_MB, GOAL_FLAT = 0.85, 400, 0.10
 PLAIN_WORKERS_PEAK = 0  # bytes: the plain pool's two workers' summed RSS at its peak
+PROFILE = ""  # --profile: the flow children run under py-spy, their samples written here
 CORPUS = Path(os.environ.get("NEWSFLOW_CORPUS") or ROOT.parent / "shared" / "corpus")
 _PARAGRAPH = re.compile(rb"<p\b[^>]*>(?=[^<]{120,})")
 TRAFILATURA = {"with_metadata": True, "include_comments": False, "include_tables": True}
@@ -177,15 +178,26 @@ def run_flow(sources: str, idle_runs: int) -> None:
     from flows.ingest import ingest_news
     from flows.runtime import shutdown_pool
 
+    stop = threading.Event()
+    if os.environ.get("BENCH_TRACEMALLOC"):  # diagnosis: where the ingest process's heap peaks
+        threading.Thread(target=_trace_heap, args=(stop,), daemon=True).start()
+    starved = [0, 0]  # samples with a ready worker idle and no page queued; all samples
+    threading.Thread(target=_watch_pool, args=(stop, starved), daemon=True).start()
     start, cpu = time.perf_counter(), time.process_time()
     reports = ingest_news(sources_path=sources)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    stop.set()
+    time.sleep(1.5 if os.environ.get("BENCH_TRACEMALLOC") else 0)
     workers = children_cpu(os.getpid())
+    from flows import runtime
+
+    started = len(runtime._pool.started_pids) if runtime._pool is not None else 0
     counts = {k: sum(getattr(r.counts, k) for r in reports) for k in ("fetched", "new", "failed")}
     counts |= {"duplicates": sum(r.counts.duplicates for r in reports)}
     statuses = sorted({r.status for r in reports})
     emit(
         {"ingest": seconds, "cpu": cpu, "workers": workers, "counts": counts, "statuses": statuses}
+        | {"starved": starved[0] / max(1, starved[1]), "started": started}
     )
     for i in range(idle_runs):
         start, cpu, workers = time.perf_counter(), time.process_time(), children_cpu(os.getpid())
@@ -205,31 +217,56 @@ def run_flow(sources: str, idle_runs: int) -> None:
     shutdown_pool()
 
 
+def _trace_heap(stop: threading.Event) -> None:
+    """``BENCH_TRACEMALLOC=1``: trace Python allocations; at the traced peak, keep the biggest
+    allocation sites; print them when the ingest ends (slow: for diagnosis only)."""
+    import tracemalloc
+
+    tracemalloc.start(8)
+    best, top = 0, []
+    while not stop.wait(1.0):
+        current = tracemalloc.get_traced_memory()[0]
+        if current > best * 1.05:
+            best = current
+            top = tracemalloc.take_snapshot().statistics("traceback")[:12]
+    print(f"traced Python heap at its peak: {best / 2**20:.0f} MB; largest sites:", flush=True)
+    for stat in top:
+        frames = " <- ".join(f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno}" for f in stat.traceback)
+        print(f"  {stat.size / 2**20:7.1f} MB {stat.count:7d} blocks  {frames}", flush=True)
+
+
+def _watch_pool(stop: threading.Event, starved: list[int]) -> None:
+    """Every 50 ms, from the first page queued until the run ends: is a warmed-up worker idle
+    with no page queued (the pool starved: nothing fetched to extract)? Reads the pool's private
+    state (a measurement, not an API); not load-dependent the way CPU shares are."""
+    from flows import runtime
+
+    begun = False
+    while not stop.wait(0.05):
+        pool = runtime._pool
+        if pool is None:
+            continue
+        workers, queued = list(pool._workers), len(pool._queue)
+        busy = sum(w.job is not None for w in workers)
+        begun = begun or bool(queued or busy)
+        if not begun:
+            continue
+        idle = sum(w.ready and w.job is None for w in workers)
+        starved[0] += idle > 0 and queued == 0
+        starved[1] += 1
+
+
 def run_plain_steps(sources: str) -> None:
-    """Child: the same steps' plain functions (``.fn``) in the flow's shape, without Prefect:
-    sources concurrently in threads, each source's batches one after another."""
-    from flows import runtime, steps
-    from flows.ingest import batches, resolve_sources
+    """Child: the same steps' plain functions (``.fn``) in the flow's shape, without Prefect
+    (``flows.ingest.ingest_locally``: the flow's body with plain calls in a thread pool)."""
+    from flows import runtime
+    from flows.ingest import ingest_locally, resolve_sources
     from flows.settings import Settings
-    from storage.migrate import ensure_schema
 
     settings = Settings()
-    ensure_schema(settings.database_url)
-    key = uuid.uuid4().hex
-
-    def one(source: Any) -> int:
-        run_id = steps.start_run.fn(settings, source.name, None)
-        found = steps.discover_source.fn(settings, source, run_id, key)
-        new = 0
-        for batch in batches(found.items, settings.batch_size):
-            new += steps.process_batch.fn(settings, source, run_id, key, batch).new
-        steps.finish_run.fn(settings, run_id, found.counts, "completed", None, found.feed_states)
-        return new
-
     start = time.perf_counter()
-    selected = resolve_sources(settings, None, sources)
-    with ThreadPoolExecutor(8) as threads:
-        new = sum(threads.map(one, selected))
+    reports = ingest_locally(settings, resolve_sources(settings, None, sources))
+    new = sum(r.counts.new for r in reports)
     emit({"plain_steps": time.perf_counter() - start, "new": new})
     runtime.shutdown_pool()
 
@@ -289,16 +326,21 @@ def _kb(pid: int, name: str, field: str) -> int:
 def child(mode: str, env: dict[str, str], sources: Path, idle_runs: int) -> dict[str, Any]:
     """Run this script as ``mode`` in a child; sample its tree's RSS; collect its records."""
     cmd = [sys.executable, __file__, f"--{mode}", str(sources), "--idle-runs", str(idle_runs)]
+    if PROFILE and mode == "flow":  # py-spy runs the child: the tree's figures include py-spy
+        out = f"{PROFILE}-{len(list(Path(PROFILE).parent.glob(Path(PROFILE).name + '-*')))}.txt"
+        spy = [str(Path(sys.executable).with_name("py-spy")), "record", "--subprocesses"]
+        cmd = [*spy, "-r", "50", "--format", "raw", "--nonblocking", "-o", out, "--", *cmd]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
-    peak, peak_pss, peak_own, records = 0, 0, 0, []
+    peak, peak_pss, peak_own, peak_anon, records = 0, 0, 0, 0, []
     sampler_stop = threading.Event()
 
     def sample() -> None:
-        nonlocal peak, peak_pss, peak_own
+        nonlocal peak, peak_pss, peak_own, peak_anon
         while not sampler_stop.is_set():
             rss, pss = tree_rss(proc.pid)
             peak, peak_pss = max(peak, rss), max(peak_pss, pss)
             peak_own = max(peak_own, _kb(proc.pid, "status", "VmRSS"))
+            peak_anon = max(peak_anon, _kb(proc.pid, "smaps_rollup", "Anonymous"))
             sampler_stop.wait(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -310,7 +352,13 @@ def child(mode: str, env: dict[str, str], sources: Path, idle_runs: int) -> dict
     sampler_stop.set()
     if proc.wait() != 0:
         raise SystemExit(f"{mode} child failed ({proc.returncode})")
-    return {"peak_rss": peak, "peak_pss": peak_pss, "peak_own": peak_own, "records": records}
+    return {
+        "peak_rss": peak,
+        "peak_pss": peak_pss,
+        "peak_own": peak_own,
+        "peak_anon": peak_anon,
+        "records": records,
+    }
 
 
 # --- main ---------------------------------------------------------------------------------------
@@ -379,12 +427,16 @@ def bench_flow(
     busy = first["workers"] / first["ingest"]
     print(f"  CPU of the ingest process itself: {share:.0%} of one core; of its extraction")
     print(f"    workers: {busy:.0%} of one core (baseline workers: 2 x 100% less waiting)")
+    print(f"  pool starved (a worker idle, no page queued): {first['starved']:.0%} of the time")
     cpu_ms = (first["cpu"] + first["workers"]) / fetched * 1000
     print(f"  CPU per page: {cpu_ms:.1f} ms ({first['cpu'] / fetched * 1000:.1f} ms in the ingest")
     print(f"    process, {first['workers'] / fetched * 1000:.1f} ms in its workers)")
     rss, pss = out["peak_rss"] / 2**20, out["peak_pss"] / 2**20
     own = out["peak_own"] / 2**20
-    print(f"  peak RSS of the ingest process alone: {own:.0f} MB (its workers: the rest)")
+    anon = out["peak_anon"] / 2**20
+    print(f"  peak RSS of the ingest process alone: {own:.0f} MB (its workers: the rest); its")
+    print(f"    peak anonymous memory (heap, not mapped files): {anon:.0f} MB")
+    print(f"  extraction workers started: {first['started']} (recycled: the rest beyond the pool)")
     print(
         f"  peak memory of the ingest process and its children: RSS {rss:.0f} MB, PSS {pss:.0f} MB"
     )
@@ -496,10 +548,18 @@ def main() -> None:
     parser.add_argument("--idle-runs", type=int, default=50)
     parser.add_argument("--pg-url", default=os.environ.get("NEWSFLOW_TEST_PG_URL"))
     parser.add_argument("--no-pg", action="store_true")
+    parser.add_argument(
+        "--profile",
+        default="",
+        help="run each flow child under py-spy (raw samples to PROFILE-N.txt; slower, and the"
+        " tree's RSS then includes py-spy)",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--flow", help=argparse.SUPPRESS)
     parser.add_argument("--plain-steps", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global PROFILE
+    PROFILE = args.profile
     if args.quick:
         args.pages, args.idle_runs = min(args.pages, 400), min(args.idle_runs, 10)
         args.many_pages = min(args.many_pages, 400)

@@ -13,7 +13,8 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import progress, runtime, steps
-from flows.ingest import batches, submit_work, summarize
+from flows.ingest import summarize
+from flows.pipeline import BatchOutcome, Pipeline, cut
 from flows.runner import Handle, PrefectRunner, Runner
 from flows.settings import Settings
 from flows.summary import SourceReport
@@ -112,7 +113,7 @@ def _warc_chain(
     found: steps.Discovery | None,
 ) -> list[Handle[RunCounts]]:
     chain: list[Handle[RunCounts]] = []
-    for batch in batches(found.warc if found else [], settings.batch_size):
+    for batch in cut(found.warc if found else [], settings.batch_size):
         chain.append(
             runner.submit(
                 warc_batch, settings, source, run_id, batch, after=chain[-1] if chain else None
@@ -135,7 +136,8 @@ def backfill_news(
     source_name: str | None = None,
     sources_path: str | None = None,
 ) -> SourceReport:
-    """Backfill one source from WARC files or from a sitemap; batches run one after another."""
+    """Backfill one source from WARC files (batches one after another) or from a sitemap (its
+    batches pipelined as in a live run)."""
     if bool(warcs) == (sitemap is not None):
         raise ValueError("give WARC files or a sitemap URL, not both or neither")
     settings = Settings()
@@ -146,14 +148,18 @@ def backfill_news(
     runner = PrefectRunner()
     with runtime.run_hosts(run_key, settings):  # released however the run ends
         found: steps.Discovery | None
+        outcomes: list[BatchOutcome]
         if warcs:
             found = runner.submit(scan_warcs, settings, source, run_id, list(warcs)).outcome()[0]
-            chain = _warc_chain(runner, settings, source, run_id, found)
+            outcomes = [h.outcome() for h in _warc_chain(runner, settings, source, run_id, found)]
         else:
-            found = runner.submit(discover_sitemap, settings, source, run_id, run_key).outcome()[0]
-            chain = submit_work(runner, settings, source, run_id, run_key, found)
+            pipeline = Pipeline(runner, settings, run_key)
+            walked = runner.submit(discover_sitemap, settings, source, run_id, run_key)
+            pipeline.discovered(source, run_id, walked)
+            pipeline.run()
+            found, outcomes = pipeline.found[source.name], pipeline.outcomes[source.name]
         report = SourceReport(source.name)
-        summarize(report, found, chain)
+        summarize(report, found, outcomes)
         error = "; ".join(report.errors) or None
         steps.finish_run(settings, run_id, report.counts, report.status, error)
     return report

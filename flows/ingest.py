@@ -7,7 +7,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from prefect import State, flow, get_run_logger
 from prefect.client.schemas.objects import FlowRun
@@ -15,16 +15,14 @@ from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import runtime, steps
-from flows.runner import Handle, PrefectRunner, Runner
+from flows.pipeline import BatchOutcome, Pipeline
+from flows.runner import PrefectRunner, Runner
 from flows.settings import Settings
 from flows.summary import Outcome, SourceReport
 from storage import health, runs
 from storage.engine import snapshot, transaction
 from storage.migrate import ensure_schema, has_schema
-from tasks.records import RunCounts
 from tasks.sources import SourceConfig, SourcesError, load_sources, parse_sources, select_sources
-
-T = TypeVar("T")
 
 
 def resolve_sources(
@@ -46,12 +44,8 @@ def resolve_sources(
         raise SourcesError(f"{exc} (sources file {path.resolve()})") from None
 
 
-def batches(values: list[T], size: int) -> list[list[T]]:
-    return [values[i : i + size] for i in range(0, len(values), size)]
-
-
 def summarize(
-    report: SourceReport, found: steps.Discovery | None, chain: list[Handle[Any]]
+    report: SourceReport, found: steps.Discovery | None, outcomes: list[BatchOutcome]
 ) -> None:
     if found is None:
         report.status = "failed"
@@ -61,8 +55,7 @@ def summarize(
     report.errors.extend(found.feed_errors)
     if found.feeds_ok == 0:
         report.status = "failed"
-    for handle in chain:
-        counts, why = handle.outcome()
+    for counts, why in outcomes:
         if counts is None:
             report.status = "failed"
             report.errors.append(f"batch failed: {why}")
@@ -95,34 +88,10 @@ def _closer(status: str) -> Any:
     return close
 
 
-def submit_work(
-    runner: Runner,
-    settings: Settings,
-    source: SourceConfig,
-    run_id: int,
-    run_key: str,
-    discovery: steps.Discovery | None,
-) -> list[Handle[RunCounts]]:
-    """Submit the source's page batches, then its re-check batches, each after the previous."""
-    size = settings.batch_size
-    work: list[tuple[Any, list[Any]]] = []
-    if discovery is not None:
-        work += [(steps.process_batch, b) for b in batches(discovery.items, size)]
-        work += [(steps.recheck_batch, b) for b in batches(discovery.rechecks, size)]
-    chain: list[Handle[RunCounts]] = []
-    for step, batch in work:
-        chain.append(
-            runner.submit(
-                step, settings, source, run_id, run_key, batch, after=chain[-1] if chain else None
-            )
-        )
-    return chain
-
-
 def run_sources(runner: Runner, settings: Settings, sources: list[SourceConfig]) -> Outcome:
     """Ingest ``sources`` once with ``runner`` (Prefect task runs, or plain local calls).
 
-    Sources run concurrently; the batches of one source run one after another (politeness).
+    Sources are discovered concurrently; their batches go through ``flows/pipeline.py``.
     """
     started = time.monotonic()
     if sources:
@@ -134,22 +103,16 @@ def run_sources(runner: Runner, settings: Settings, sources: list[SourceConfig])
             s.name: runner.call(steps.start_run, settings, s.name, runner.flow_run_id)
             for s in sources
         }
-        discoveries = {
-            s.name: runner.submit(steps.discover_source, settings, s, run_ids[s.name], run_key)
-            for s in sources
-        }
-        found: dict[str, steps.Discovery | None] = {}
-        chains: dict[str, list[Handle[RunCounts]]] = {}
-        for source in sources:
-            found[source.name] = discoveries[source.name].outcome()[0]
-            chains[source.name] = submit_work(
-                runner, settings, source, run_ids[source.name], run_key, found[source.name]
-            )
+        pipeline = Pipeline(runner, settings, run_key)
+        for s in sources:
+            found = runner.submit(steps.discover_source, settings, s, run_ids[s.name], run_key)
+            pipeline.discovered(s, run_ids[s.name], found)
+        pipeline.run()
         reports = []
         for source in sources:
             report = SourceReport(source.name)
-            summarize(report, found[source.name], chains[source.name])
-            discovery = found[source.name]
+            discovery = pipeline.found[source.name]
+            summarize(report, discovery, pipeline.outcomes[source.name])
             read = discovery.feed_states if discovery and report.status == "completed" else []
             runner.call(
                 steps.finish_run,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Generic, Protocol, TypeVar
@@ -19,6 +20,10 @@ log = logging.getLogger("newsflow")
 class Handle(Protocol[T_co]):
     def outcome(self) -> tuple[T_co | None, str | None]:
         """Wait; the step's result, or ``None`` and why it failed."""
+        ...
+
+    def on_done(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (from any thread) once the step has ended, however it ended."""
         ...
 
 
@@ -42,6 +47,9 @@ class PrefectHandle(Generic[T]):
         if state.is_completed():
             return self.future.result(), None
         return None, state.message
+
+    def on_done(self, callback: Callable[[], None]) -> None:
+        self.future.add_done_callback(lambda _future: callback())
 
 
 class PrefectRunner:
@@ -71,6 +79,9 @@ class LocalHandle(Generic[T]):
             return self.future.result(), None
         except Exception as exc:  # logged where it happened; the caller counts it
             return None, f"{type(exc).__name__}: {exc}"
+
+    def on_done(self, callback: Callable[[], None]) -> None:
+        self.future.add_done_callback(lambda _future: callback())
 
 
 class LocalRunner:

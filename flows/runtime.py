@@ -1,5 +1,6 @@
 """Per-process state, all of it in one module: the killable extraction pool, the host registries
-of the runs in this process, and the ``/proc`` liveness checks of runs recorded by others.
+of the runs in this process and their batches between fetch and store (:func:`park`), and the
+``/proc`` liveness checks of runs recorded by others.
 
 Nothing here is created at import. The pool lives as long as the process (or until
 :func:`shutdown_pool`); a run's host registry lives as long as the run: the flows release it in
@@ -10,6 +11,7 @@ worker process."""
 from __future__ import annotations
 
 import atexit
+import itertools
 import os
 import socket
 import threading
@@ -23,6 +25,7 @@ from prefect import State
 from prefect.client.schemas.objects import FlowRun
 
 from flows.hostslots import shared_slots
+from flows.inflight import InFlight
 from flows.settings import Settings
 from tasks.discover.isolate import IsolatedParser
 from tasks.extract.workers import ExtractionPool
@@ -65,6 +68,15 @@ def document_parser(settings: Settings) -> IsolatedParser | None:
         return _parser
 
 
+def rest_document_parser() -> None:
+    """Stop the document parser's helper process until a document needs it again (it restarts
+    on the next call): once a run's documents are read, its page phase parses none, and the
+    helper's memory (about 34 MB, more after a large feed) is freed for the extraction."""
+    with _pool_lock:
+        if _parser is not None:
+            _parser.close()
+
+
 def shutdown_pool() -> None:
     global _pool, _parser
     with _pool_lock:
@@ -78,6 +90,10 @@ def shutdown_pool() -> None:
 
 _registries: dict[str, HostRegistry] = {}
 _registries_lock = threading.Lock()
+_parked: dict[
+    str, dict[int, InFlight]
+] = {}  # by run key: the run's batches between fetch and store
+_tickets = itertools.count(1)
 
 
 def registry_for(run_key: str, max_failures: int = 5) -> HostRegistry:
@@ -89,9 +105,30 @@ def registry_for(run_key: str, max_failures: int = 5) -> HostRegistry:
         return _registries[run_key]
 
 
+def park(run_key: str, batch: InFlight) -> int:
+    """Keep a batch of the run between its fetch and its store; its ticket (a task argument)."""
+    with _registries_lock:
+        ticket = next(_tickets)
+        _parked.setdefault(run_key, {})[ticket] = batch
+        return ticket
+
+
+def parked(run_key: str, ticket: int) -> InFlight:
+    with _registries_lock:
+        return _parked[run_key][ticket]
+
+
+def unpark(run_key: str, ticket: int) -> InFlight | None:
+    """The batch, no longer kept (``None`` when it was not, or no more)."""
+    with _registries_lock:
+        return _parked.get(run_key, {}).pop(ticket, None)
+
+
 def release_registry(run_key: str) -> None:
+    """Release the run's host registry and the batches it still keeps."""
     with _registries_lock:
         registry = _registries.pop(run_key, None)
+        _parked.pop(run_key, None)
     if registry is not None:
         registry.close()  # the run's per-host sessions and their kept-alive connections
 

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     fail_share: float = Field(1.0, gt=0, le=1)
     stale_run_minutes: float = Field(60.0, gt=0)
     batch_size: int = Field(50, ge=1)
+    # Batches between the start of their fetch and the end of their store, at once (a run's
+    # pages held in memory: about this times batch_size).
+    batches_in_flight: int = Field(4, ge=1)
     max_items_per_source: int = Field(500, ge=1)
     backfill_max_items: int = Field(100_000, ge=1)  # pages one sitemap backfill may list
     extract_workers: int = Field(2, ge=0)

@@ -17,7 +17,14 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy.orm import Session
 
 from flows import progress, robotscache
-from flows.runtime import document_parser, extraction_pool, process_is_dead, registry_for
+from flows.runtime import (
+    document_parser,
+    extraction_pool,
+    parked,
+    process_is_dead,
+    registry_for,
+    unpark,
+)
 from flows.settings import Settings
 from storage import articles, feeds, rawpages, revisions, runs
 from storage import boilerplate as boilerplate_store
@@ -33,7 +40,13 @@ from tasks.discover.discover import (
 from tasks.discover.fallbacks import complete_pages
 from tasks.discover.source import fetch_source_documents, read_source
 from tasks.discover.warc import WarcEntry
-from tasks.extract.extract import PageInput, extract_fetched, page_input, page_result, page_results
+from tasks.extract.extract import (
+    PageInput,
+    extract_fetched,
+    page_input,
+    page_result,
+    page_results,
+)
 from tasks.extract.workers import extract_many
 from tasks.fetch.fetch import FetchConfig
 from tasks.fetch.hosts import HostRegistry
@@ -275,52 +288,54 @@ def fetch_politely(
     return outcomes
 
 
-def fetch_and_extract(
-    settings: Settings,
-    source: SourceConfig,
-    items: Sequence[FeedItem],
-    run_key: str,
-    side: list[FetchOutcome],
-) -> list[ExtractedPage]:
-    """Fetch the items' pages politely; with a pool, each fetched page goes to it at once
-    (fetching overlaps extraction, as pages of other sources do); without one, the pages are
-    extracted inline once fetched. Each item with its fetch and extraction."""
+@task(name="fetch-batch", cache_policy=NO_CACHE)
+def fetch_batch(settings: Settings, source: SourceConfig, run_key: str, ticket: int) -> int:
+    """Fetch the pages of the run's batch ``ticket`` (``flows/inflight.py``) politely; each
+    fetched page goes to the batch at once (extracted as soon as the batch is open, so fetching
+    overlaps extraction, as pages of other batches do). How many pages were fetched."""
+    flight = parked(run_key, ticket)
     config = settings.source_fetch_config(source)
     hosts = registry_for(run_key, config.host_max_failures)
-    urls = [i.url for i in items]
+    urls = [i.url for i in flight.items]
     headers = {url: dict(source.headers) for url in urls} if source.headers else None
-    pool = extraction_pool(settings)
-    if pool is None:
-        outcomes = fetch_politely(settings, config, hosts, urls, headers=headers, side=side)
-        fetched = [FetchedPage(i, o) for i, o in zip(items, outcomes, strict=True)]
-        return extract_inline(settings, source, fetched)
-    learned, options = _learned(settings, source.name), source.extract.options()
-    pending: dict[int, Future[ExtractionResult]] = {}
-    batch = pool.batch()  # its pages go before those of batches started later
-
-    def submit(index: int, outcome: FetchOutcome) -> None:
-        if outcome.ok and outcome.body is not None:
-            pending[index] = pool.submit(page_input(outcome, learned, options), batch)
-
-    outcomes = fetch_politely(
-        settings, config, hosts, urls, headers=headers, side=side, on_outcome=submit
-    )
-    return [
-        ExtractedPage(FetchedPage(item, outcome), pending[n].result() if n in pending else None)
-        for n, (item, outcome) in enumerate(zip(items, outcomes, strict=True))
-    ]
-
-
-@task(name="process-batch", cache_policy=NO_CACHE)
-def process_batch(
-    settings: Settings, source: SourceConfig, run_id: int, run_key: str, items: list[FeedItem]
-) -> RunCounts:
-    """Fetch a batch of pages politely, extract them in a process pool as they arrive, store in
-    one transaction."""
     robots: list[FetchOutcome] = []
-    pages = fetch_and_extract(settings, source, items, run_key, robots)
-    counts = store_fetched(settings, source, run_id, pages, robots)
-    progress.advanced(source.name, len(items))
+    outcomes = fetch_politely(
+        settings, config, hosts, urls, headers=headers, side=robots, on_outcome=flight.arrived
+    )
+    flight.fetched(robots)
+    return sum(o.ok for o in outcomes)
+
+
+def open_batch(settings: Settings, source: SourceConfig, run_key: str, ticket: int) -> None:
+    """The run's batch ``ticket`` may be extracted (its source's previous batch is stored): its
+    pages go to the pool with the source's options and boilerplate learned so far (inline
+    without a pool)."""
+    learned, options = _learned(settings, source.name), source.extract.options()
+    pool = extraction_pool(settings)
+    batch = pool.batch() if pool is not None else 0  # its pages go before later batches'
+
+    def submit(outcome: FetchOutcome) -> Future[ExtractionResult]:
+        page = page_input(outcome, learned, options)
+        if pool is not None:
+            return pool.submit(page, batch)
+        done: Future[ExtractionResult] = Future()
+        done.set_result(extract_many([page], None, settings.pool_limits)[0])
+        return done
+
+    parked(run_key, ticket).open(submit)
+
+
+@task(name="store-batch", cache_policy=NO_CACHE)
+def store_extracted(
+    settings: Settings, source: SourceConfig, run_id: int, run_key: str, ticket: int
+) -> RunCounts:
+    """Store the run's fetched and extracted batch ``ticket`` in one transaction."""
+    flight = unpark(run_key, ticket)
+    if flight is None:
+        raise LookupError(f"batch {ticket} of run {run_key} is not kept (released)")
+    pages = flight.pages()
+    counts = store_fetched(settings, source, run_id, pages, flight.robots)
+    progress.advanced(source.name, len(pages))
     return counts
 
 

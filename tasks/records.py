@@ -132,6 +132,7 @@ class FetchOutcome:
     attempts: int = 1
     etag: str | None = None
     last_modified: str | None = None
+    cache_control: str | None = None  # the response's header (robots.txt is kept by its max-age)
     defer_host: bool = False  # the server asked us to come back later than we are willing to wait
 
     @property

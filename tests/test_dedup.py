@@ -80,6 +80,37 @@ def test_similarity_separates_copies_from_other_articles() -> None:
     assert similarity(base, signature(fx.article(2))) < 0.1
 
 
+def test_similarity_and_bands_match_the_numpy_reading_of_the_signature() -> None:
+    import hashlib
+
+    import numpy as np
+
+    a, b = signature(fx.article(1)), signature(fx.edited(fx.article(1), 0.3, 1))
+    left, right = np.frombuffer(a, dtype="<u4"), np.frombuffer(b, dtype="<u4")
+    assert similarity(a, b) == np.count_nonzero(left == right) / 128
+    bands = [
+        int.from_bytes(
+            hashlib.blake2b(
+                left[n * 4 : (n + 1) * 4].tobytes(), digest_size=8, person=n.to_bytes(16, "little")
+            ).digest(),
+            "little",
+            signed=True,
+        )
+        for n in range(32)
+    ]
+    assert band_hashes(a) == bands
+    assert similarity(a, a[:-4]) == 0.0  # a broken signature matches nothing
+
+
+def test_ingest_process_compares_signatures_without_numpy() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, flows.ingest; print('numpy' in sys.modules)"
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "False"  # numpy: about 20 MB, needed only to make signatures
+
+
 def test_best_match_requires_the_threshold() -> None:
     base = signature(fx.article(1))
     candidates = [(7, signature(fx.article(2))), (9, signature(fx.edited(fx.article(1), 0.05, 3)))]

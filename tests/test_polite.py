@@ -4,7 +4,9 @@ addresses are checked once per host per run, connections are reused. Real loopba
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 
@@ -12,7 +14,7 @@ import pytest
 
 from tasks.fetch import netguard
 from tasks.fetch.hosts import HostRegistry
-from tasks.fetch.polite import fetch_pages
+from tasks.fetch.polite import _Job, _Plan, fetch_pages
 from tests.loopback import LoopbackServer, Route
 from tests.rawserver import RawServer, drip, head
 from tests.test_fetch_faults import HTML, Handler, _config, _reply, _sequence
@@ -152,3 +154,60 @@ def test_fetch_pages_reuses_connections_across_batches(server: LoopbackServer) -
 
     assert len(log) == 4
     assert len({port for _, _, port in log}) == 1  # one kept-alive connection
+
+
+class _Counting(threading.Condition):
+    """A condition that counts how it is notified."""
+
+    def __init__(self, lock: threading.RLock) -> None:
+        super().__init__(lock)
+        self.woken: list[str] = []
+        self._all = False
+
+    def notify(self, n: int = 1) -> None:
+        if not self._all:
+            self.woken.append(f"one of {n}")
+        super().notify(n)
+
+    def notify_all(self) -> None:
+        self.woken.append("all")
+        self._all = True
+        try:
+            super().notify_all()  # calls notify()
+        finally:
+            self._all = False
+
+
+def test_host_release_wakes_one_thread_of_each_call_waiting_for_that_host() -> None:
+    hosts = HostRegistry(5)
+    waiting_a = _Plan({"http://a": deque([_Job(0, "http://a/1")])}, _Counting(hosts.lock))
+    waiting_b = _Plan({"http://b": deque([_Job(0, "http://b/1")])}, _Counting(hosts.lock))
+    for plan in (waiting_a, waiting_b):
+        hosts.watch(plan)
+    assert hosts.claim("http://a") == 0.0
+
+    hosts.release("http://a", 1.0)
+    hosts.release("http://c", None)  # nobody queues it: nobody is woken
+
+    assert isinstance(waiting_a.wakeup, _Counting) and isinstance(waiting_b.wakeup, _Counting)
+    assert (waiting_a.wakeup.woken, waiting_b.wakeup.woken) == (["one of 1"], [])
+    hosts.unwatch(waiting_a)
+    hosts.release("http://a", None)
+    assert waiting_a.wakeup.woken == ["one of 1"]
+
+
+def test_plan_wakes_every_thread_only_when_its_last_job_is_done() -> None:
+    hosts = HostRegistry(5)
+    wakeup = _Counting(hosts.lock)
+    plan = _Plan({"http://a": deque([_Job(0, "http://a/1"), _Job(1, "http://a/2")])}, wakeup)
+    hosts.watch(plan)
+    with hosts.lock:
+        first = plan.take(hosts)
+        assert first is not None and first[1].index == 0
+        plan.finished()  # one job over, one still queued: no one needs waking for that
+        assert wakeup.woken == ["one of 1"]  # from the take: a job was still queued
+        hosts.release("http://a", None)  # the host is free again: one thread is woken for it
+        second = plan.take(hosts)
+        assert second is not None and second[1].index == 1
+        plan.finished()
+    assert wakeup.woken == ["one of 1", "one of 1", "all"]

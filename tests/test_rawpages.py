@@ -44,7 +44,7 @@ def fetched(url: str, body: bytes | None, reason: str = "ok") -> FetchOutcome:
 
 
 def extracted_pages(items: list[FeedItem], outcomes: list[FetchOutcome]) -> list[ExtractedPage]:
-    """Each item with its fetch and (inline) extraction, as ``fetch_and_extract`` gives them."""
+    """Each item with its fetch and (inline) extraction, as ``InFlight.pages`` gives them."""
     fetched = [FetchedPage(i, o) for i, o in zip(items, outcomes, strict=True)]
     return extract_fetched(fetched, lambda inputs: [extract_page(p) for p in inputs])
 
@@ -52,7 +52,7 @@ def extracted_pages(items: list[FeedItem], outcomes: list[FetchOutcome]) -> list
 def ingest_pages(
     db_url: str, source: str, bodies: dict[str, bytes | None], keep: bool = True
 ) -> int:
-    """What process_batch does with fetched pages: extract, pair, store. The run id."""
+    """What a batch's steps do with fetched pages: extract, pair, store. The run id."""
     items = [FeedItem(url, url) for url in bodies]
     outcomes = [fetched(url, body, "ok" if body else "http_404") for url, body in bodies.items()]
     pages = page_results(extracted_pages(items, outcomes), keep_raw=keep)

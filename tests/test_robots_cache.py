@@ -6,12 +6,14 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from flows import robotscache
 from storage.engine import transaction
 from storage.robots import load_robots, save_robots
 from tasks.fetch.hosts import HostRegistry, host_key
 from tasks.fetch.polite import fetch_pages
-from tasks.fetch.robots import MAX_AGE, record_of, rules_of
+from tasks.fetch.robots import MAX_AGE, keep_for, record_of, rules_of
 from tasks.records import FetchOutcome, RobotsRecord
 from tests.loopback import LoopbackServer, Route
 from tests.test_fetch_faults import HTML, _config
@@ -87,3 +89,49 @@ def test_robots_cache_spares_the_next_runs_robots_fetch(
     with transaction(sqlite_url) as session:
         (cached,) = load_robots(session, [host_key(urls[0])], datetime.now(UTC)).values()
     assert replace(cached, fetched_at=NOW, expires_at=NOW).body == RULES
+
+
+@pytest.mark.parametrize(
+    ("header", "kept"),
+    [
+        (None, timedelta(hours=24)),
+        ("max-age=3600", timedelta(hours=1)),
+        ("public, max-age=600", timedelta(minutes=10)),
+        ('max-age="120", must-revalidate', timedelta(minutes=2)),
+        ("max-age=604800", timedelta(hours=24)),  # RFC 9309 §2.4: never more than 24 hours
+        ("s-maxage=60", timedelta(hours=24)),  # for shared caches; ours is not one
+        ("no-store", timedelta(0)),
+        ("no-cache, max-age=3600", timedelta(0)),
+        ("max-age=0", timedelta(0)),
+    ],
+)
+def test_keep_for_follows_cache_control_capped_at_24_hours(
+    header: str | None, kept: timedelta
+) -> None:
+    assert keep_for(header) == kept
+
+
+def test_record_of_expires_with_the_answers_max_age_or_is_not_kept() -> None:
+    short = replace(_outcome(200, RULES.encode(), "ok"), cache_control="max-age=600")
+    missing = replace(_outcome(404, None, "http_404"), cache_control="max-age=60")
+    kept = record_of("http://a.test", short, NOW)
+    gone = record_of("http://a.test", missing, NOW)
+    assert kept is not None and kept.expires_at == NOW + timedelta(minutes=10)
+    assert gone is not None and gone.expires_at == NOW + timedelta(minutes=1)
+    unkept = replace(_outcome(200, RULES.encode(), "ok"), cache_control="no-store")
+    assert record_of("http://a.test", unkept, NOW) is None
+
+
+def test_robots_cache_keeps_a_served_max_age(server: LoopbackServer, sqlite_url: str) -> None:
+    from storage.migrate import upgrade
+
+    upgrade(sqlite_url)
+    headers = {"Content-Type": "text/plain", "Cache-Control": "public, max-age=900"}
+    server.routes["/robots.txt"] = Route(RULES.encode(), 200, headers)
+    server.routes["/a"] = Route(HTML)
+    hosts = HostRegistry(5)
+    fetch_pages([server.url("/a")], _config(robots=True), hosts=hosts)
+    robotscache.save_to_cache(sqlite_url, hosts)
+    with transaction(sqlite_url) as session:
+        (cached,) = load_robots(session, [host_key(server.url("/a"))], datetime.now(UTC)).values()
+    assert cached.expires_at - cached.fetched_at == timedelta(minutes=15)

@@ -13,12 +13,14 @@ import functools
 import hashlib
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import numpy as np
-import numpy.typing as npt
-
 from tasks.dedup.words import comparable_words
+
+if TYPE_CHECKING:  # numpy is imported where signatures are made (the extraction workers) only:
+    import numpy as np  # the ingest process compares and bands them without it (about 20 MB)
+    import numpy.typing as npt
 
 NUM_PERM = 128
 BANDS = 32
@@ -43,6 +45,8 @@ def signature(text: str) -> bytes:
     default "affine32" scheme: SHA-1's first 4 bytes, the MurmurHash3 finalizer, then
     ``a * h + b`` mod 2^32; tests/test_dedup.py checks they are equal), computed here because
     importing datasketch loads scipy: ~50 MB in every extraction worker."""
+    import numpy as np
+
     values = [
         int.from_bytes(hashlib.sha1(s, usedforsecurity=False).digest()[:4], "little")
         for s in shingles(text)
@@ -58,6 +62,8 @@ def signature(text: str) -> bytes:
 @functools.cache
 def _permutations() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
     """datasketch's affine32 permutation parameters for ``SEED``: odd ``a``, any ``b``."""
+    import numpy as np
+
     gen = np.random.RandomState(SEED)
     a = gen.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
     b = gen.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
@@ -66,6 +72,8 @@ def _permutations() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
 
 def _fmix32(hv: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
     """The MurmurHash3 32-bit finalizer, element-wise (multiplication wraps mod 2^32)."""
+    import numpy as np
+
     hv = hv ^ (hv >> np.uint32(16))
     hv = hv * np.uint32(0x85EBCA6B)
     hv = hv ^ (hv >> np.uint32(13))
@@ -74,20 +82,26 @@ def _fmix32(hv: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
 
 
 def band_hashes(sig: bytes) -> list[int]:
-    """One signed 64-bit hash per LSH band (what the ``minhash_bands`` table indexes)."""
-    values = np.frombuffer(sig, dtype="<u4")
+    """One signed 64-bit hash per LSH band (what the ``minhash_bands`` table indexes): the
+    blake2b of the band's ``ROWS`` little-endian values, as stored in the signature."""
+    width = ROWS * 4
     out = []
     for band in range(BANDS):
-        chunk = values[band * ROWS : (band + 1) * ROWS].tobytes()
+        chunk = sig[band * width : (band + 1) * width]
         digest = hashlib.blake2b(chunk, digest_size=8, person=band.to_bytes(16, "little")).digest()
         out.append(int.from_bytes(digest, "little", signed=True))
     return out
 
 
 def similarity(a: bytes, b: bytes) -> float:
-    """Estimated Jaccard similarity of two signatures (share of equal MinHash values)."""
-    left, right = np.frombuffer(a, dtype="<u4"), np.frombuffer(b, dtype="<u4")
-    return float(np.count_nonzero(left == right)) / NUM_PERM
+    """Estimated Jaccard similarity of two signatures (share of equal MinHash values; two values
+    are equal in any byte order, so the native one is read); 0.0 for signatures of different
+    or broken lengths."""
+    if len(a) != len(b) or len(a) % 4:
+        return 0.0
+    left, right = memoryview(a).cast("I"), memoryview(b).cast("I")
+    same = sum(x == y for x, y in zip(left, right, strict=True))
+    return same / NUM_PERM
 
 
 def _registrable(host: str) -> str:

@@ -272,6 +272,7 @@ def _attempt(
             started_at=started_at,
             etag=got.headers.get("ETag"),
             last_modified=got.headers.get("Last-Modified"),
+            cache_control=got.headers.get("Cache-Control"),
             detail=None if got.status in (200, 304) else str(got.status),
         )
         return outcome, retry_after_seconds(got.headers.get("Retry-After")), False

@@ -50,6 +50,12 @@ def host_key(url: str) -> str:
         return ""
 
 
+class Waiter(Protocol):
+    def host_released(self, key: str) -> None:
+        """``key`` was given back (called with the registry's lock held): wake what waits."""
+        ...
+
+
 @dataclass
 class HostState:
     busy: bool = False  # a request (with its redirects) is running
@@ -69,24 +75,30 @@ class HostRegistry:
 
     A fetching thread :meth:`claim`\\ s a host, which never sleeps: a host that is busy or whose
     next slot is in the future answers how long to wait, and the thread takes another host.
-    :meth:`release` sets the host's next slot and wakes the threads waiting on :attr:`changed`.
+    :meth:`claim` is the one place that decides "may this host be fetched now". :meth:`release`
+    sets the host's next slot and tells the :meth:`watch`\\ ing callers (``polite._Plan``), each of
+    which wakes one of its threads if it has URLs of that host.
     """
 
     max_failures: int = 5
     slots: SharedSlots | None = None  # turns shared with other workers (None: this run only)
-    changed: threading.Condition = field(default_factory=threading.Condition)
+    lock: threading.RLock = field(default_factory=threading.RLock)
     _hosts: dict[str, HostState] = field(default_factory=dict)
     _fresh: list[RobotsRecord] = field(default_factory=list)  # fetched this run, to be saved
     _checks: dict[NetworkPolicy, CheckedHosts] = field(default_factory=dict)
+    _waiters: list[Waiter] = field(default_factory=list)
 
     def host(self, key: str) -> HostState:
-        with self.changed:
+        with self.lock:
             return self._hosts.setdefault(key, HostState())
 
     def claim(self, key: str) -> float:
         """Take the host for one request when it is free and its slot has come (0.0); else the
-        seconds until its slot (``inf`` while another thread holds it)."""
-        with self.changed:
+        seconds until its slot (``inf`` while another thread holds it). With
+        :meth:`take_shared_turn` (the turn among other workers, asked once the host is held,
+        outside the lock) the one place that decides "may I fetch this host now"; it runs with
+        the registry's lock held, so it never does I/O."""
+        with self.lock:
             state = self._hosts.setdefault(key, HostState())
             if state.busy:
                 return math.inf
@@ -117,12 +129,23 @@ class HostRegistry:
         if state.shared_turn and self.slots is not None:
             state.shared_turn = False
             self.slots.release(key, pause or 0.0)
-        with self.changed:
+        with self.lock:
             state = self._hosts.setdefault(key, HostState())
             state.busy = False
             if pause is not None:
                 state.next_allowed = max(state.next_allowed, time.monotonic() + pause)
-            self.changed.notify_all()
+            for waiter in self._waiters:
+                waiter.host_released(key)
+
+    def watch(self, waiter: Waiter) -> None:
+        """Tell ``waiter`` of every host given back, until :meth:`unwatch`."""
+        with self.lock:
+            self._waiters.append(waiter)
+
+    def unwatch(self, waiter: Waiter) -> None:
+        with self.lock:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
 
     def session(self, key: str, make: Callable[[], requests.Session]) -> requests.Session:
         """The host's session (made on first use; only the thread holding the host uses it)."""
@@ -133,7 +156,7 @@ class HostRegistry:
 
     def checks(self, policy: NetworkPolicy) -> CheckedHosts:
         """The run's address checks under ``policy``: each host resolved and checked once."""
-        with self.changed:
+        with self.lock:
             return self._checks.setdefault(policy, CheckedHosts(policy))
 
     def record(self, key: str, outcome: FetchOutcome) -> None:
@@ -165,18 +188,18 @@ class HostRegistry:
                 state.robots, state.crawl_delay = robots, robots.crawl_delay()
 
     def learned_robots(self, record: RobotsRecord) -> None:
-        with self.changed:
+        with self.lock:
             self._fresh.append(record)
 
     def take_fresh_robots(self) -> list[RobotsRecord]:
         """The robots.txt answers fetched since the last call, for the cross-run cache."""
-        with self.changed:
+        with self.lock:
             fresh, self._fresh = self._fresh, []
         return fresh
 
     def close(self) -> None:
         """Close the hosts' sessions (their kept-alive connections)."""
-        with self.changed:
+        with self.lock:
             sessions = [s.session for s in self._hosts.values() if s.session is not None]
             for state in self._hosts.values():
                 state.session = None

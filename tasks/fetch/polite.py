@@ -4,7 +4,10 @@ hosts skipped for the rest of the run; different hosts concurrently.
 
 No thread ever sleeps on a host. ``config.concurrency`` threads share the call's queue of URLs
 per host: a thread takes the next URL of a host that is free and whose slot has come, and when
-none is, waits until the soonest slot (or until another thread gives a host back). A host whose
+none is, waits until the soonest slot (one thread of the call keeps that time) or until a host
+the call has URLs for is given back; a release wakes one thread of each call waiting for that
+host, never every waiting thread. Whether a host may be fetched now is decided in one place,
+``HostRegistry.claim``. A host whose
 next slot is in the future (its delay, a retry's backoff, a ``Retry-After``) thus yields to the
 hosts that are ready, so pages arrive as fast as the network and the ready hosts allow. A retry
 goes back to the front of its host's queue with the host's slot moved to when it may run.
@@ -24,7 +27,8 @@ from tasks.fetch.hosts import HostRegistry, HostState, host_key
 from tasks.fetch.robots import interpret, record_of, robots_url
 from tasks.records import FetchOutcome, Reason
 
-WAKE_AT_LEAST = 1.0  # seconds: a waiting thread looks again at least this often
+WAKE_AT_LEAST = 1.0  # seconds: the thread waiting for the soonest slot looks again this often
+WAKE_IDLE = 5.0  # seconds: any other waiting thread looks again this often (a safety net)
 
 OnOutcome = Callable[[int, FetchOutcome], None]
 
@@ -36,38 +40,73 @@ class _Job:
     number: int = 1  # which attempt is next
 
 
-@dataclass
+@dataclass(eq=False)
 class _Plan:
-    """One call's URLs, queued per host, and what the fetching threads share."""
+    """One call's URLs, queued per host, and what the fetching threads share.
+
+    Its threads wait on :attr:`wakeup` (a condition on the registry's lock) and are woken one at
+    a time, only when they may have something to do: a host of theirs was given back
+    (:meth:`host_released`, called by the registry), a job came back to the queue, or a thread
+    took a job while more are queued. One waiting thread (the timekeeper) waits for the soonest
+    slot of the plan's hosts; the others wait to be woken."""
 
     queues: dict[str, deque[_Job]]
+    wakeup: threading.Condition
     in_flight: int = 0
     results: dict[int, FetchOutcome] = field(default_factory=dict)
+    timekeeper: bool = False  # a thread waits for the soonest slot
 
     def take(self, hosts: HostRegistry) -> tuple[str, _Job, bool] | None:
         """The next job, its host, and whether the host was claimed for it (not when the host
         is skipped: no request will be sent), waiting (never on one host) until a host is
         ready; ``None`` when every URL is done."""
-        with hosts.changed:
+        with hosts.lock:
             while self.queues or self.in_flight:
                 soonest = math.inf
                 for key in list(self.queues):
                     skipped = hosts.host(key).skipped is not None
                     wait = 0.0 if skipped else hosts.claim(key)
                     if wait == 0.0:
-                        queue = self.queues.pop(key)  # round robin: the host goes to the end
-                        job = queue.popleft()
-                        if queue:
-                            self.queues[key] = queue
-                        self.in_flight += 1
-                        return key, job, not skipped
+                        return key, self._pop(key), not skipped
                     soonest = min(soonest, wait)
-                hosts.changed.wait(min(soonest, WAKE_AT_LEAST))
+                self._wait(soonest)
             return None
+
+    def _pop(self, key: str) -> _Job:  # with the registry's lock held
+        queue = self.queues.pop(key)  # round robin: the host goes to the end
+        job = queue.popleft()
+        if queue:
+            self.queues[key] = queue
+        self.in_flight += 1
+        if self.queues:
+            self.wakeup.notify()  # another thread may find another host ready
+        return job
+
+    def _wait(self, soonest: float) -> None:  # with the registry's lock held
+        if soonest == math.inf or self.timekeeper:
+            self.wakeup.wait(WAKE_IDLE)
+            return
+        self.timekeeper = True
+        try:
+            self.wakeup.wait(min(soonest, WAKE_AT_LEAST))
+        finally:
+            self.timekeeper = False
+
+    def host_released(self, key: str) -> None:
+        """The registry gave ``key`` back (its lock held): wake a thread if a job waits for it."""
+        if key in self.queues:
+            self.wakeup.notify()
 
     def again(self, key: str, job: _Job) -> None:
         """Queue ``job`` first on its host again (a retry, or a page after its robots.txt)."""
         self.queues[key] = deque([job, *self.queues.pop(key, ())])
+        self.wakeup.notify()
+
+    def finished(self) -> None:
+        """A job is over (the registry's lock held): when it was the last, every thread ends."""
+        self.in_flight -= 1
+        if not self.queues and not self.in_flight:
+            self.wakeup.notify_all()
 
 
 def _robots(
@@ -123,18 +162,17 @@ class _Fetcher:
                 try:
                     done = self._one(key, job) if held else self._skipped(key, job)
                 finally:
-                    with self.hosts.changed:
-                        self.plan.in_flight -= 1
-                        self.hosts.changed.notify_all()
+                    with self.hosts.lock:
+                        self.plan.finished()
                 if done is not None:
                     self.plan.results[job.index] = done
                     if self.on_outcome is not None:
                         self.on_outcome(job.index, done)
         except BaseException as exc:  # re-raised by fetch_pages (its caller's bug, not a server's)
             self.errors.append(exc)
-            with self.hosts.changed:
+            with self.hosts.lock:
                 self.plan.queues.clear()
-                self.hosts.changed.notify_all()
+                self.plan.wakeup.notify_all()
 
     def _skipped(self, key: str, job: _Job) -> FetchOutcome:
         why = self.hosts.host(key).skipped or ""
@@ -182,7 +220,7 @@ class _Fetcher:
         return tried.outcome, delay
 
     def _requeue(self, key: str, job: _Job) -> None:
-        with self.hosts.changed:
+        with self.hosts.lock:
             self.plan.again(key, job)
 
 
@@ -208,7 +246,7 @@ def fetch_pages(
     queues: dict[str, deque[_Job]] = {}
     for index, url in enumerate(ordered):
         queues.setdefault(host_key(url), deque()).append(_Job(index, url))
-    plan = _Plan(queues)
+    plan = _Plan(queues, threading.Condition(registry.lock))
     fetcher = _Fetcher(
         config, kind, registry, headers or {}, side if side is not None else [], on_outcome, plan
     )
@@ -216,10 +254,14 @@ def fetch_pages(
         threading.Thread(target=fetcher.run, name=f"fetch-{n}", daemon=True)
         for n in range(max(1, min(config.concurrency, len(queues))))
     ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    registry.watch(plan)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        registry.unwatch(plan)
     if hosts is None:
         registry.close()
     if fetcher.errors:

@@ -1,11 +1,14 @@
 """robots.txt per RFC 9309 (Protego): fetched once per host per run, only the first 500 KiB, and
-kept across runs (``storage/robots.py``) for 24 hours (RFC 9309 §2.4: at most that). Only answers
-that settle the rules are kept (2xx parsed, 4xx "allow all"); a 5xx or no answer is asked again
-next run."""
+kept across runs (``storage/robots.py``) as long as its ``Cache-Control`` allows (RFC 9309 §2.4:
+standard HTTP caching, and never more than 24 hours): ``max-age`` (capped at 24 hours), no
+keeping at all under ``no-store``, ``no-cache`` or ``max-age=0``, 24 hours without a
+``max-age``. Only answers that settle the rules are kept (2xx parsed, 4xx "allow all"); a 5xx or
+no answer is asked again next run."""
 
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
@@ -17,6 +20,8 @@ from tasks.records import FetchOutcome, RobotsRecord
 ROBOTS_MAX_BYTES = 500 * 1024
 AGENT = "newsflow"
 MAX_AGE = timedelta(hours=24)  # RFC 9309 §2.4: a cached robots.txt is used for 24 hours at most
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
+_NO_KEEP = re.compile(r"(?:^|,)\s*(?:no-store|no-cache)\s*(?:[,=]|$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +75,27 @@ def interpret(outcome: FetchOutcome) -> Robots:
     return Robots(deferred=f"robots.txt unavailable ({outcome.reason})")
 
 
+def keep_for(cache_control: str | None) -> timedelta:
+    """How long a robots.txt answer may be kept across runs under its ``Cache-Control``: its
+    ``max-age`` capped at :data:`MAX_AGE`; zero under ``no-store``/``no-cache``; else
+    :data:`MAX_AGE`."""
+    if not cache_control:
+        return MAX_AGE
+    if _NO_KEEP.search(cache_control):
+        return timedelta(0)
+    found = _MAX_AGE.search(cache_control)
+    if found is None:
+        return MAX_AGE
+    return min(MAX_AGE, timedelta(seconds=int(found.group(1))))
+
+
 def record_of(host: str, outcome: FetchOutcome, now: datetime) -> RobotsRecord | None:
     """What to keep of a robots.txt answer across runs (``None``: nothing, ask next run)."""
-    status = outcome.status_code
-    if outcome.ok and outcome.body is not None and status is not None:
-        return RobotsRecord(host, status, _text(outcome.body), now, now + MAX_AGE)
-    if status is not None and 400 <= status < 500:
-        return RobotsRecord(host, status, "", now, now + MAX_AGE)
+    status, keep = outcome.status_code, keep_for(outcome.cache_control)
+    if status is None or keep <= timedelta(0):
+        return None
+    if outcome.ok and outcome.body is not None:
+        return RobotsRecord(host, status, _text(outcome.body), now, now + keep)
+    if 400 <= status < 500:
+        return RobotsRecord(host, status, "", now, now + keep)
     return None
