@@ -123,6 +123,10 @@ def ingest(site: Site, db_url: str, api: str, tmp: Path, name: str) -> subproces
         "NEWSFLOW_ALLOW_PRIVATE_NETWORKS": "127.0.0.0/8",
         "NEWSFLOW_FETCH_DELAY": "0",
         "NEWSFLOW_BATCH_SIZE": "4",
+        # A killed run's turn on the shared host slots (on for PostgreSQL) outlives it by the total
+        # deadline + 6 connect timeouts (90 s by default); short ones keep 5 kills to minutes.
+        "NEWSFLOW_TOTAL_TIMEOUT": "5",
+        "NEWSFLOW_CONNECT_TIMEOUT": "1",
     }
     with (tmp / f"{name}.log").open("wb") as log:
         return subprocess.Popen(
